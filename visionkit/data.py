@@ -1,0 +1,300 @@
+"""Labelled image data sets: IDX files (MNIST, Fashion-MNIST), ImageFolder trees, scikit-learn digits.
+
+Everything returns a :class:`Dataset` whose ``images`` are uint8, channels last, the form that
+crosses the harness boundary: an array (N, H, W, C) when every image has the same size (or a
+``size`` is asked for), else a list of (H, W, C) arrays. Nothing here downloads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ._validate import VisionkitError
+
+__all__ = [
+    "Dataset",
+    "read_idx",
+    "load_idx_dataset",
+    "load_image_folder",
+    "load_digits",
+    "IMAGE_EXTENSIONS",
+    "default_cache_dir",
+]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
+
+
+@dataclass
+class Dataset:
+    """Images and integer labels, with the class names and where each image came from.
+
+    Attributes
+    ----------
+    images : ndarray of uint8, shape (N, H, W, C), or list of (H, W, C) uint8 arrays
+    labels : ndarray of int64, shape (N,)
+    classes : list of str, ``classes[label]`` is the name
+    paths : list of str, one per image (empty for in-memory data)
+    skipped : list of (path, reason) for files that could not be read
+    """
+
+    images: np.ndarray | list
+    labels: np.ndarray
+    classes: list[str]
+    paths: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        """The images at ``index`` (an int array), same classes."""
+        index = np.asarray(index)
+        imgs = self.images[index] if isinstance(self.images, np.ndarray) else [self.images[i] for i in index]
+        paths = [self.paths[i] for i in index] if self.paths else []
+        return Dataset(imgs, self.labels[index], list(self.classes), paths, list(self.skipped))
+
+
+def default_cache_dir() -> Path:
+    """``$VISIONKIT_CACHE`` or ``~/.cache/visionkit``: where decoded data sets are kept."""
+    return Path(os.environ.get("VISIONKIT_CACHE", Path.home() / ".cache" / "visionkit"))
+
+
+# --------------------------------------------------------------------------- IDX
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not.
+
+    Returns
+    -------
+    ndarray
+        Shaped as the file's header says, e.g. (60000, 28, 28) uint8 for images, (60000,) for labels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VisionkitError(f"expected an IDX file, got a path that does not exist: {str(path)!r}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:
+        raise VisionkitError(f"expected a readable IDX file, got {str(path)!r} ({exc})") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise VisionkitError(f"expected an IDX file (magic 0x0000TTDD), got other data in {str(path)!r}")
+    ndim = data[3]
+    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    body = data[4 + 4 * ndim :]
+    if len(body) != expected:
+        raise VisionkitError(f"IDX file {str(path)!r}: header says {dims} ({expected} bytes), got {len(body)} bytes")
+    return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(root: Path, stem: str) -> Path:
+    for cand in (root / stem, root / f"{stem}.gz", root / "raw" / stem, root / "raw" / f"{stem}.gz"):
+        if cand.is_file():
+            return cand
+    raise VisionkitError(
+        f"expected the IDX file {stem}[.gz] in {str(root)!r} or its raw/ folder, found none; "
+        "download the official files (e.g. torchvision's FashionMNIST(root, download=True) on a machine "
+        "with network access) and point to that folder"
+    )
+
+
+def load_idx_dataset(root: str | os.PathLike, split: str = "train", *, classes: Sequence[str] | None = None) -> Dataset:
+    """Load MNIST or Fashion-MNIST from the official IDX files (``.gz`` or decompressed).
+
+    Parameters
+    ----------
+    root : path
+        A folder holding ``train-images-idx3-ubyte[.gz]`` etc., directly or in ``raw/`` (torchvision's layout).
+    split : {"train", "test"}
+    classes : list of str, optional
+        Class names; defaults to "0" ... "9".
+
+    Returns
+    -------
+    Dataset
+        ``images`` of shape (N, 28, 28, 1) uint8.
+    """
+    if split not in ("train", "test"):
+        raise VisionkitError(f"split: expected 'train' or 'test', got {split!r}")
+    root = Path(root)
+    prefix = "train" if split == "train" else "t10k"
+    images = read_idx(_find_idx(root, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_find_idx(root, f"{prefix}-labels-idx1-ubyte")).astype(np.int64)
+    if images.ndim != 3 or len(images) != len(labels):
+        raise VisionkitError(f"IDX data in {str(root)!r}: expected (N, H, W) images and N labels, got {images.shape} and {labels.shape}")
+    names = list(classes) if classes is not None else [str(i) for i in range(int(labels.max()) + 1)]
+    return Dataset(np.ascontiguousarray(images[..., None]), labels, names)
+
+
+# --------------------------------------------------------------------------- ImageFolder
+
+
+def _list_folder(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    if not root.is_dir():
+        raise VisionkitError(f"expected a folder of class folders, got {str(root)!r}, which is not a folder")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise VisionkitError(f"expected class folders inside {str(root)!r} (ImageFolder layout root/CLASS/IMAGE), found none")
+    items: list[tuple[str, int]] = []
+    for label, name in enumerate(classes):
+        files = sorted(
+            str(p) for p in (root / name).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        )
+        if not files:
+            raise VisionkitError(f"class folder {str(root / name)!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+        items.extend((f, label) for f in files)
+    return classes, items
+
+
+def _decode(path: str, size: tuple[int, int] | None, channels: int) -> np.ndarray | str:
+    """Decode one file to uint8 (H, W, C); return the reason as a string when it cannot be read."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = img.convert("RGB" if channels == 3 else "L")
+            if size is not None and img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.BILINEAR)
+            arr = np.asarray(img, dtype=np.uint8)
+    except Exception as exc:  # any decoder failure: reported by name, never a label shift
+        return f"{type(exc).__name__}: {exc}"
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _cache_key(root: Path, items: list[tuple[str, int]], size, channels: int) -> str:
+    h = hashlib.sha256()
+    h.update(f"{root.resolve()}|{size}|{channels}|v1".encode())
+    for path, label in items:
+        st = os.stat(path)
+        h.update(f"{path}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:24]
+
+
+def _atomic_save_npz(path: Path, **arrays) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_image_folder(
+    root: str | os.PathLike,
+    *,
+    size: tuple[int, int] | None = None,
+    channels: int = 3,
+    cache: bool | str | os.PathLike = False,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> Dataset:
+    """Load a folder in ImageFolder layout (``root/CLASS/IMAGE``), labels from sorted class names.
+
+    Parameters
+    ----------
+    root : path
+    size : (H, W), optional
+        Resize every image (bilinear) to this size; without it images keep their size and are
+        returned as a list when sizes differ.
+    channels : {1, 3}
+        Grey or RGB.
+    cache : bool or path
+        Keep the decoded array (only with equal sizes) in ``default_cache_dir()`` (``True``) or the
+        given folder, keyed by the files' paths, sizes and times, so a second load skips decoding.
+    n_jobs : int
+        Decoding processes (joblib).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Dataset
+        Files that cannot be decoded are left out, warned about and listed in ``skipped`` with
+        the reason; labels of the other files are unaffected.
+    """
+    if channels not in (1, 3):
+        raise VisionkitError(f"channels: expected 1 or 3, got {channels!r}")
+    if size is not None:
+        if len(size) != 2 or min(size) < 1:
+            raise VisionkitError(f"size: expected (H, W) with positive ints, got {size!r}")
+        size = (int(size[0]), int(size[1]))
+    root = Path(root)
+    classes, items = _list_folder(root)
+
+    cache_file = None
+    if cache:
+        base = default_cache_dir() if cache is True else Path(cache)
+        cache_file = base / f"imagefolder-{_cache_key(root, items, size, channels)}.npz"
+        if cache_file.is_file():
+            with np.load(cache_file, allow_pickle=False) as z:
+                keep = z["keep"]
+                skipped = [tuple(s.split("\t", 1)) for s in z["skipped"].tolist()]
+                return Dataset(z["images"] if z["images"].ndim == 4 else list(z["images"]), z["labels"], classes,
+                               [items[i][0] for i in keep], skipped)
+
+    paths = [p for p, _ in items]
+    if n_jobs == 1:
+        from tqdm.auto import tqdm
+
+        it = tqdm(paths, desc=f"decoding {root.name}", disable=not progress, leave=False)
+        decoded = [_decode(p, size, channels) for p in it]
+    else:
+        from joblib import Parallel, delayed
+
+        decoded = Parallel(n_jobs=n_jobs, batch_size=256)(delayed(_decode)(p, size, channels) for p in paths)
+
+    images, labels, keep, skipped = [], [], [], []
+    for i, (res, (path, label)) in enumerate(zip(decoded, items)):
+        if isinstance(res, str):
+            skipped.append((path, res))
+            continue
+        images.append(res)
+        labels.append(label)
+        keep.append(i)
+    for path, reason in skipped:
+        warnings.warn(f"skipped unreadable image {path!r}: {reason}", stacklevel=2)
+    if not images:
+        raise VisionkitError(f"no readable images under {str(root)!r} ({len(skipped)} unreadable)")
+    present = set(labels)
+    missing = [c for i, c in enumerate(classes) if i not in present]
+    if missing:
+        raise VisionkitError(f"classes with no readable image under {str(root)!r}: {', '.join(missing)}")
+    same = len({im.shape for im in images}) == 1
+    arr: np.ndarray | list = np.stack(images) if same else images
+    labels_arr = np.asarray(labels, dtype=np.int64)
+    if cache_file is not None and same:
+        _atomic_save_npz(cache_file, images=arr, labels=labels_arr, keep=np.asarray(keep),
+                         skipped=np.asarray([f"{p}\t{r}" for p, r in skipped], dtype=str))
+    return Dataset(arr, labels_arr, classes, [items[i][0] for i in keep], skipped)
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's bundled handwritten digits (1,797 images, 8x8, offline), as uint8 (N, 8, 8, 1).
+
+    The 0..16 grey levels are scaled to 0..255.
+    """
+    from sklearn.datasets import load_digits as _sk_digits
+
+    d = _sk_digits()
+    images = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    return Dataset(images, d.target.astype(np.int64), [str(c) for c in d.target_names])
