@@ -159,7 +159,8 @@ def as_float_image(image: Any, *, name: str = "image", ndims: tuple[int, ...] = 
     if dtype == np.bool_:
         out = image.astype(np.float32)
     elif dtype in _SCALE:
-        out = image.astype(np.float32) * np.float32(1.0 / _SCALE[dtype])
+        out = image.astype(np.float32)
+        out /= np.float32(_SCALE[dtype])
     elif dtype in _FLOATS:
         out = image.astype(np.float32, copy=False)
     else:

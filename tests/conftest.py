@@ -1,0 +1,37 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATASETS = SHARED / "datasets"
+
+
+@pytest.fixture(scope="session")
+def camera() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.camera().astype(np.float32) / 255
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.astronaut().astype(np.float32) / 255
+
+
+def real_photos():
+    """A few real photos from skimage.data, as float32 grey images."""
+    import skimage.data
+    from skimage.color import rgb2gray
+
+    out = {}
+    for name in ("camera", "astronaut", "coffee", "chelsea", "brick"):
+        img = getattr(skimage.data, name)()
+        out[name] = (rgb2gray(img) if img.ndim == 3 else img / 255.0).astype(np.float32)
+    return out
+
+
+def needs_dataset(name: str):
+    return pytest.mark.skipif(not (DATASETS / name).is_dir(), reason=f"../shared/datasets/{name} is absent")

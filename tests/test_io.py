@@ -1,0 +1,176 @@
+import gzip
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visionkit import VisionkitError, load_image, sample_image
+from visionkit._validate import as_float_image
+
+
+# ---------------------------------------------------------------- the dtype rule
+@pytest.mark.parametrize(
+    "dtype, value, expected",
+    [
+        (np.uint8, 255, 1.0),
+        (np.uint8, 51, 0.2),
+        (np.uint16, 65535, 1.0),
+        (np.uint16, 13107, 0.2),
+        (np.bool_, True, 1.0),
+        (np.float16, 0.5, 0.5),
+        (np.float32, 0.25, 0.25),
+        (np.float64, 0.75, 0.75),
+    ],
+)
+def test_dtype_rule(dtype, value, expected):
+    arr = np.full((3, 4), value, dtype=dtype)
+    out = load_image(arr)
+    assert out.dtype == np.float32 and out.shape == (3, 4)
+    np.testing.assert_allclose(out, expected, rtol=1e-3)
+    np.testing.assert_allclose(as_float_image(arr), expected, rtol=1e-3)
+
+
+def test_float32_contiguous_is_not_copied():
+    a = np.zeros((4, 4), np.float32)
+    assert as_float_image(a) is a
+
+
+@pytest.mark.parametrize("shape", [(5, 6), (5, 6, 1), (5, 6, 3), (5, 6, 4), (5, 6, 2)])
+def test_shapes_and_modes(shape):
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    g = load_image(arr, mode="gray")
+    c = load_image(arr, mode="rgb")
+    assert g.shape == (5, 6) and c.shape == (5, 6, 3)
+    if len(shape) == 3 and shape[2] >= 3:
+        from skimage.color import rgb2gray
+
+        np.testing.assert_allclose(g, rgb2gray(arr[..., :3]), atol=1e-5)
+        np.testing.assert_array_equal(c, arr[..., :3] / np.float32(255))
+    else:
+        np.testing.assert_allclose(c[..., 1], g)
+
+
+# ---------------------------------------------------------------- files
+def _save(tmp_path, name, img, **kw):
+    p = tmp_path / name
+    img.save(p, **kw)
+    return p
+
+
+def test_reads_png_jpeg_tiff_bmp(tmp_path):
+    rng = np.random.default_rng(1)
+    arr = rng.integers(0, 256, size=(16, 20, 3), dtype=np.uint8)
+    for name in ("a.png", "a.bmp", "a.tif"):
+        out = load_image(_save(tmp_path, name, Image.fromarray(arr)), mode="rgb")
+        np.testing.assert_array_equal(out, arr / np.float32(255))
+    smooth = np.repeat(np.linspace(0, 255, 20, dtype=np.uint8)[None, :, None], 16, 0).repeat(3, 2)
+    jpg = load_image(_save(tmp_path, "a.jpg", Image.fromarray(smooth), quality=95), mode="rgb")
+    assert jpg.shape == (16, 20, 3) and np.abs(jpg - smooth / 255).max() < 0.03
+
+
+def test_rgba_palette_and_16bit(tmp_path):
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 3] = 128
+    out = load_image(_save(tmp_path, "rgba.png", Image.fromarray(rgba, "RGBA")), mode="rgb")
+    np.testing.assert_array_equal(out[0, 0], [1, 0, 0])  # alpha dropped, not composited
+
+    pal = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).convert("P")
+    out = load_image(_save(tmp_path, "pal.png", pal), mode="rgb")
+    assert out.shape == (8, 8, 3)
+
+    deep = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000).astype(np.uint16)
+    out = load_image(_save(tmp_path, "g16.png", Image.fromarray(deep)))
+    np.testing.assert_allclose(out, deep / 65535.0, atol=1e-6)
+
+    import cv2
+
+    deep_rgb = np.zeros((6, 7, 3), np.uint16)
+    deep_rgb[..., 0] = 65535
+    deep_rgb[..., 2] = 257  # not representable in 8 bits as is
+    cv2.imwrite(str(tmp_path / "c16.png"), deep_rgb[..., ::-1])
+    out = load_image(tmp_path / "c16.png", mode="rgb")
+    np.testing.assert_allclose(out[0, 0], [1.0, 0.0, 257 / 65535], atol=1e-7)
+
+    one_bit = Image.fromarray(np.eye(5, dtype=bool))
+    np.testing.assert_array_equal(load_image(_save(tmp_path, "b.png", one_bit)), np.eye(5))
+
+
+def test_pil_image_input():
+    arr = np.full((4, 5), 255, np.uint8)
+    assert load_image(Image.fromarray(arr)).max() == 1.0
+
+
+def test_sample_image():
+    img = sample_image("camera", mode="gray")
+    assert img.shape == (512, 512) and img.dtype == np.float32
+    with pytest.raises(VisionkitError, match="expected one of"):
+        sample_image("nope")
+
+
+# ---------------------------------------------------------------- bad inputs
+def _bad_files(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("this is not an image\n")
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buf, "JPEG")
+    (tmp_path / "trunc.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(buf, "PNG")
+    (tmp_path / "trunc.png").write_bytes(buf.getvalue()[:60])
+    (tmp_path / "binary.png").write_bytes(gzip.compress(b"\x00\x01" * 100))
+    (tmp_path / "adir").mkdir()
+    return tmp_path
+
+
+BAD = [
+    ("missing file", lambda d: d / "nope.png", "does not exist"),
+    ("empty file", lambda d: d / "empty.png", "empty file"),
+    ("text named .png", lambda d: d / "text.png", "text file"),
+    ("truncated jpeg", lambda d: d / "trunc.jpg", "truncated"),
+    ("truncated png", lambda d: d / "trunc.png", "truncated|image file"),
+    ("binary junk", lambda d: d / "binary.png", "not a known image format"),
+    ("directory", lambda d: d / "adir", "directory"),
+    ("empty path", lambda d: "", "empty string"),
+    ("empty array", lambda d: np.array([]), "1-D|non-empty"),
+    ("zero-size axis", lambda d: np.zeros((0, 5), np.uint8), "zero-size"),
+    ("zero-size channels", lambda d: np.zeros((4, 5, 0), np.uint8), "zero-size"),
+    ("nan", lambda d: np.array([[0.1, np.nan]], np.float32), "NaN"),
+    ("inf", lambda d: np.array([[0.1, np.inf]], np.float64), "infinite"),
+    ("1-D", lambda d: np.zeros(5, np.uint8), "1-D"),
+    ("4-D", lambda d: np.zeros((2, 3, 4, 3), np.uint8), "4-D"),
+    ("complex", lambda d: np.zeros((3, 3), np.complex64), "complex"),
+    ("object", lambda d: np.array([[None, 1]], dtype=object), "object"),
+    ("strings", lambda d: np.array([["a", "b"]]), "string"),
+    ("int64", lambda d: np.zeros((3, 3), np.int64), "int64"),
+    ("too many channels", lambda d: np.zeros((3, 3, 7), np.uint8), "7 channels"),
+    ("channels first", lambda d: np.zeros((3, 32, 32), np.uint8), "channels"),
+    ("float out of range", lambda d: np.full((3, 3), 2.0), r"\[0, 1\]"),
+    ("negative float", lambda d: np.full((3, 3), -0.5, np.float32), r"\[0, 1\]"),
+    ("ragged list", lambda d: [[1, 2], [3]], "array"),
+    ("a number", lambda d: 42, "path, a PIL image or a numpy array"),
+    ("None", lambda d: None, "path, a PIL image or a numpy array"),
+]
+
+
+@pytest.mark.parametrize("case, make, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_inputs_raise_visionkit_error(tmp_path, case, make, message):
+    src = make(_bad_files(tmp_path))
+    with pytest.raises(VisionkitError, match=message) as info:
+        load_image(src)
+    assert isinstance(info.value, ValueError)
+    assert "expected" in str(info.value)
+
+
+def test_bad_mode():
+    with pytest.raises(VisionkitError, match="'gray' or 'rgb'"):
+        load_image(np.zeros((2, 2)), mode="bgr")
+
+
+def test_input_array_is_not_modified():
+    arr = np.full((4, 4), 200, np.uint8)
+    before = arr.copy()
+    load_image(arr)
+    np.testing.assert_array_equal(arr, before)

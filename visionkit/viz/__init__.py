@@ -1,0 +1,5 @@
+"""Side-by-side figures (matplotlib, headless Agg): each function returns a Figure."""
+
+from .figures import save_figure, sobel_harris_figure
+
+__all__ = ["sobel_harris_figure", "save_figure"]
