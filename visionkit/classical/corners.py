@@ -29,6 +29,8 @@ __all__ = ["HarrisSteps", "harris_steps", "harris_response", "corner_peaks", "ha
 
 Gradient = Literal["sobel", "gaussian"]
 
+_TRACE_DIFF = np.array([[1, 1, 0], [1, -1, 0], [0, 0, 1]], dtype=np.float32)
+
 
 class HarrisSteps(NamedTuple):
     """Every intermediate image of the Harris detector, each (H, W) float32.
@@ -160,14 +162,13 @@ def harris_response(
     np.multiply(ix, ix, out=products[..., 0])
     np.multiply(iy, iy, out=products[..., 1])
     np.multiply(ix, iy, out=products[..., 2])
-    s = _window(products, sigma)
-    sxx, syy, sxy = s[..., 0], s[..., 1], s[..., 2]
-    # R = sxx*syy - sxy^2 - k (sxx + syy)^2, with few temporaries.
-    trace = cv2.add(sxx, syy)
-    r = cv2.multiply(sxx, syy)
-    r -= cv2.multiply(sxy, sxy)
-    r -= cv2.multiply(trace, trace, scale=float(k))
-    return r
+    s = _window(products, sigma)  # (H, W, 3): Sxx, Syy, Sxy interleaved
+    # R = Sxx Syy - Sxy^2 - k (Sxx + Syy)^2 = (1/4 - k) a^2 - d^2 / 4 - Sxy^2 with a = Sxx + Syy and
+    # d = Sxx - Syy: two 3-channel passes and one reduction, each a single cv2 call on contiguous data.
+    t = cv2.transform(s, _TRACE_DIFF)
+    cv2.multiply(t, t, dst=t)
+    weights = np.array([[0.25 - float(k), -0.25, -1.0]], dtype=np.float32)
+    return cv2.transform(t, weights)
 
 
 def corner_peaks(
