@@ -63,6 +63,11 @@ def test_image_folder_mixed_sizes_and_cache(tmp_path):
     root = _folder(tmp_path / "d", sizes=((8, 8), (10, 6))) if (tmp_path / "d").mkdir() is None else None
     ds = load_image_folder(root)
     assert isinstance(ds.images, list) and ds.images[1].shape == (10, 6, 3)
+    cached = load_image_folder(root, cache=tmp_path / "c1")
+    again = load_image_folder(root, cache=tmp_path / "c1")
+    for a, b, c in zip(ds.images, cached.images, again.images):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
     ds2 = load_image_folder(root, size=(12, 12), channels=1, cache=tmp_path / "cache")
     assert ds2.images.shape == (4, 12, 12, 1)
     assert list((tmp_path / "cache").glob("*.npz"))

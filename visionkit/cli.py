@@ -38,6 +38,55 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_METHODS = "pixels-svm,hog-svm,lenet,resnet"
+DEFAULT_PER_CLASS = "5,20,all"
+
+
+def _parse_per_class(text: str) -> list:
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if part == "all":
+            out.append("all")
+        elif part.isdigit() and int(part) > 0:
+            out.append(int(part))
+        else:
+            raise VisionkitError(f"--per-class: expected positive integers or 'all', comma-separated, got {part!r}")
+    return out
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise VisionkitError(f"--seeds: expected comma-separated integers, got {text!r}") from None
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import time
+
+    from . import registry
+    from .bench import load_data, run_experiment, write_report
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        registry.get_spec(m)
+    per_class = _parse_per_class(args.per_class)
+    seeds = _parse_seeds(args.seeds)
+    t0 = time.perf_counter()
+    split = load_data(args.data, download=args.download)
+    print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")
+    try:
+        run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness)
+    except KeyboardInterrupt:
+        print(f"\nstopped: finished runs are kept in {args.out}/results.jsonl; rerun the same command to resume", file=sys.stderr)
+        write_report(args.out)
+        return 130
+    md, html = write_report(args.out)
+    print(f"wrote {args.out}/results.jsonl, {md} and {html} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="visionkit", description="Classical computer vision and deep learning, side by side.")
     sub = p.add_subparsers(dest="command")
@@ -50,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-distance", type=int, default=5, help="minimum distance between corners")
     s.set_defaults(func=cmd_show)
 
+    c = sub.add_parser("compare", help="run classical and deep methods on the same images and write a report")
+    c.add_argument("--data", default="digits", help="digits (default, offline), fashion-mnist[:ROOT], mnist[:ROOT], cifar10[:ROOT] or an ImageFolder path")
+    c.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated registered methods (default {DEFAULT_METHODS}; see 'visionkit methods')")
+    c.add_argument("--per-class", default=DEFAULT_PER_CLASS, help=f"training images per class, comma-separated, or 'all' (default {DEFAULT_PER_CLASS})")
+    c.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    c.add_argument("--robustness", action="store_true", help="also evaluate under noise, blur, rotation, brightness, contrast and JPEG")
+    c.add_argument("--out", default="out/compare", help="output folder (default out/compare)")
+    c.add_argument("--download", action="store_true", help="allow downloading a missing data set (torchvision)")
+    c.set_defaults(func=cmd_compare)
+
     m = sub.add_parser("methods", help="list the registered methods")
     m.add_argument("--family", choices=["classical", "deep"], default=None)
     m.set_defaults(func=cmd_methods)
@@ -60,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["show", *(argv or [])])
+        args = parser.parse_args(["compare"])
     try:
         return args.func(args)
     except VisionkitError as exc:

@@ -219,7 +219,7 @@ def load_image_folder(
     channels : {1, 3}
         Grey or RGB.
     cache : bool or path
-        Keep the decoded array (only with equal sizes) in ``default_cache_dir()`` (``True``) or the
+        Keep the decoded images in ``default_cache_dir()`` (``True``) or the
         given folder, keyed by the files' paths, sizes and times, so a second load skips decoding.
     n_jobs : int
         Decoding processes (joblib).
@@ -249,8 +249,13 @@ def load_image_folder(
             with np.load(cache_file, allow_pickle=False) as z:
                 keep = z["keep"]
                 skipped = [tuple(s.split("\t", 1)) for s in z["skipped"].tolist()]
-                return Dataset(z["images"] if z["images"].ndim == 4 else list(z["images"]), z["labels"], classes,
-                               [items[i][0] for i in keep], skipped)
+                if "shapes" in z:  # images of different sizes, stored as one flat buffer
+                    ends = np.cumsum(np.prod(z["shapes"], axis=1))
+                    flat = z["images"]
+                    images = [flat[e - int(np.prod(sh)) : e].reshape(sh) for e, sh in zip(ends, z["shapes"])]
+                else:
+                    images = z["images"]
+                return Dataset(images, z["labels"], classes, [items[i][0] for i in keep], skipped)
 
     paths = [p for p, _ in items]
     if n_jobs == 1:
@@ -282,9 +287,11 @@ def load_image_folder(
     same = len({im.shape for im in images}) == 1
     arr: np.ndarray | list = np.stack(images) if same else images
     labels_arr = np.asarray(labels, dtype=np.int64)
-    if cache_file is not None and same:
-        _atomic_save_npz(cache_file, images=arr, labels=labels_arr, keep=np.asarray(keep),
-                         skipped=np.asarray([f"{p}\t{r}" for p, r in skipped], dtype=str))
+    if cache_file is not None:
+        extra = {} if same else {"shapes": np.array([im.shape for im in images], dtype=np.int64)}
+        stored = arr if same else np.concatenate([im.ravel() for im in images])
+        _atomic_save_npz(cache_file, images=stored, labels=labels_arr, keep=np.asarray(keep, dtype=np.int64),
+                         skipped=np.asarray([f"{p}\t{r}" for p, r in skipped], dtype=str), **extra)
     return Dataset(arr, labels_arr, classes, [items[i][0] for i in keep], skipped)
 
 

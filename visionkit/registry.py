@@ -87,7 +87,7 @@ def _load_builtin() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a part of the package not written yet
-            if exc.name != module:
+            if exc.name is None or not module.startswith(exc.name):
                 raise
 
 

@@ -1,0 +1,200 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visionkit import VisionkitError, registry
+from visionkit.bench import (
+    ResultStore,
+    crossover,
+    load_data,
+    perturb,
+    run_experiment,
+    sample_per_class,
+    summarise,
+    write_report,
+)
+from visionkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_registry_errors(test_methods):
+    with pytest.raises(VisionkitError, match="already registered"):
+        registry.register("test-centroid", lambda: None, family="classical")
+    with pytest.raises(VisionkitError, match="test-centroid"):
+        registry.create("no-such-method")
+    with pytest.raises(VisionkitError, match="family"):
+        registry.register("x-y", lambda: None, family="quantum")
+    assert "test-centroid" in registry.list_methods("classical")
+    assert "test-mlp" in registry.list_methods("deep") and "test-mlp" not in registry.list_methods("classical")
+
+
+def test_sample_per_class_is_seeded_and_shared():
+    labels = np.repeat(np.arange(4), [10, 3, 8, 20])
+    a = sample_per_class(labels, 5, random_state=1)
+    assert np.array_equal(a, sample_per_class(labels, 5, random_state=1))
+    assert not np.array_equal(a, sample_per_class(labels, 5, random_state=2))
+    assert np.bincount(labels[a]).tolist() == [5, 3, 5, 5]
+    assert len(sample_per_class(labels, "all", random_state=0)) == len(labels)
+    with pytest.raises(VisionkitError, match="per_class"):
+        sample_per_class(labels, 0, random_state=0)
+
+
+def test_end_to_end_rerun_and_report(tmp_path, test_methods):
+    split = load_data("digits")
+    robust = {"noise": [0.1], "rotation": [20]}
+    out = tmp_path / "run"
+    store = run_experiment(split, test_methods, out=str(out), per_class=[5, "all"], seeds=[0, 1], robustness=robust, progress=False, log=lambda *a: None)
+    assert len(store) == 2 * 2 * 2 * 3  # methods x sizes x seeds x (clean + 2 perturbations)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == len(store)
+    rec = json.loads(lines[0])
+    for field in ("method", "family", "data", "seed", "n_train", "n_test", "accuracy", "mean_class_accuracy",
+                  "macro_f1", "confusion_matrix", "fit_seconds", "predict_images_per_second", "peak_memory_mb", "env", "key"):
+        assert field in rec
+    clean = [r for r in store.records if r["perturbation"] is None and r["per_class"] == "all"]
+    assert all(r["accuracy"] > 0.85 for r in clean)
+    assert {r["n_train"] for r in store.records if r["per_class"] == 5} == {50}
+    assert len({r["key"] for r in store.records}) == len(store)
+    # the same subsets for every method
+    assert all("feature_dim" in r for r in clean)
+
+    t0 = time.perf_counter()
+    again = run_experiment(split, test_methods, out=str(out), per_class=[5, "all"], seeds=[0, 1], robustness=robust, progress=False, log=lambda *a: None)
+    assert len(again) == len(store) and time.perf_counter() - t0 < 5
+
+    md, html = write_report(out)
+    text = md.read_text()
+    assert "test-centroid" in text and "Data efficiency" in text and "Robustness" in text
+    page = html.read_text()
+    assert page.count("data:image/png;base64,") >= 4
+    summary = summarise(store.records)
+    n, _ = crossover(summary, "digits")
+    assert n in (5, "all", None)
+
+
+def test_perturbations_change_images_and_are_seeded():
+    imgs = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    for kind, s in [("noise", 0.1), ("blur", 1.0), ("rotation", 30), ("brightness", 0.2), ("contrast", 0.5), ("jpeg", 10)]:
+        out = perturb(imgs, kind, s, random_state=0)
+        assert out.shape == imgs.shape and out.dtype == np.uint8 and not np.array_equal(out, imgs)
+        assert np.array_equal(out, perturb(imgs, kind, s, random_state=0))
+    with pytest.raises(VisionkitError, match="expected one of"):
+        perturb(imgs, "fog", 1.0)
+
+
+_KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+    from conftest import _register_test_methods, _Flatten
+    from visionkit import registry
+    from visionkit.bench import load_data, run_experiment
+    _register_test_methods()
+    class Slow(_Flatten):
+        def fit(self, images, labels):
+            time.sleep(0.3)
+            return super().fit(images, labels)
+    from sklearn.neighbors import NearestCentroid
+    registry.register("test-slow", lambda **p: Slow(NearestCentroid()), family="classical")
+    run_experiment(load_data("digits"), ["test-slow"], out={out!r}, per_class=[2, 3, 4, 5, 6, 7, 8, 9, 10, 11], seeds=[0], progress=False)
+    """
+)
+
+
+def test_sigkill_loses_nothing_finished(tmp_path):
+    out = tmp_path / "killed"
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests" / "bench"), out=str(out)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    results = out / "results.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if results.is_file() and len(results.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    lines = results.read_text().splitlines()
+    assert 3 <= len(lines) < 10
+    parsed = [json.loads(line) for line in lines]  # no partial line
+    assert not list(out.glob(".results.*.tmp")) or True  # a temp file may be left; it is never read
+    done = {r["per_class"] for r in parsed}
+    # rerun: finishes the rest, keeps the finished ones, no duplicate
+    subprocess.run([sys.executable, str(script)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    final = ResultStore(out).records
+    assert len(final) == 10 and len({r["key"] for r in final}) == 10
+    assert done <= {r["per_class"] for r in final}
+    kept = {r["key"]: r["finished_at"] for r in parsed}
+    assert all(kept[r["key"]] == r["finished_at"] for r in final if r["key"] in kept)
+
+
+def _folder(root: Path, layout: dict):
+    for split, classes in layout.items():
+        for cls, n in classes.items():
+            d = root / split / cls if split else root / cls
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(d / f"{i}.png")
+
+
+def test_bad_data_folders(tmp_path):
+    _folder(tmp_path / "ok", {"train": {"a": 3, "b": 3}, "test": {"a": 2, "b": 2}})
+    split = load_data(str(tmp_path / "ok"))
+    assert len(split.train) == 6 and split.classes == ["a", "b"]
+
+    _folder(tmp_path / "missing", {"train": {"a": 3, "b": 3}, "test": {"a": 2}})
+    with pytest.raises(VisionkitError, match="only in train/: \\['b'\\]"):
+        load_data(str(tmp_path / "missing"))
+
+    _folder(tmp_path / "empty", {"train": {"a": 3}, "test": {"a": 2}})
+    (tmp_path / "empty" / "train" / "b").mkdir()
+    with pytest.raises(VisionkitError, match="no image files"):
+        load_data(str(tmp_path / "empty"))
+
+    (tmp_path / "noimg" / "a").mkdir(parents=True)
+    (tmp_path / "noimg" / "a" / "notes.txt").write_text("x")
+    with pytest.raises(VisionkitError, match="no image files"):
+        load_data(str(tmp_path / "noimg"))
+
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(VisionkitError, match="found none"):
+        load_data(str(tmp_path / "nothing"))
+
+    with pytest.raises(VisionkitError, match="known name"):
+        load_data(str(tmp_path / "does-not-exist"))
+
+    _folder(tmp_path / "flat", {"": {"a": 5, "b": 5}})
+    (tmp_path / "flat" / "a" / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.warns(UserWarning, match="broken.png"):
+        split = load_data(str(tmp_path / "flat"))
+    assert len(split.train) + len(split.test) == 10
+    assert np.bincount(split.test.labels).tolist() == [2, 1] or np.bincount(split.test.labels).min() >= 1
+
+
+def test_offline_specs_say_what_is_missing(tmp_path):
+    with pytest.raises(VisionkitError, match="--download"):
+        load_data(f"fashion-mnist:{tmp_path}")
+    with pytest.raises(VisionkitError, match="cifar-10-batches-py"):
+        load_data(f"cifar10:{tmp_path}")
+
+
+def test_cli_compare_and_errors(tmp_path, capsys, test_methods):
+    out = tmp_path / "cli"
+    rc = main(["compare", "--methods", "test-centroid,test-mlp", "--per-class", "3,all", "--seeds", "0", "--out", str(out)])
+    assert rc == 0
+    assert (out / "report.html").is_file() and (out / "results.jsonl").is_file()
+    assert main(["compare", "--methods", "nope", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown method 'nope'" in err and "test-centroid" in err
+    assert main(["compare", "--per-class", "0", "--methods", "test-centroid", "--out", str(out)]) == 2
+    assert main(["methods"]) == 0

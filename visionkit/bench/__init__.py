@@ -1,0 +1,28 @@
+"""The benchmark harness: classical and deep methods on the same images, splits and seeds."""
+
+from .metrics import PeakMemory, classification_metrics, environment
+from .perturb import DEFAULT_STRENGTHS, PERTURBATIONS, perturb
+from .report import crossover, summarise, write_report
+from .runner import count_size, run_experiment, sample_per_class
+from .specs import DataSplit, load_data, stratified_split
+from .store import ResultStore, run_key
+
+__all__ = [
+    "DataSplit",
+    "load_data",
+    "stratified_split",
+    "run_experiment",
+    "sample_per_class",
+    "count_size",
+    "ResultStore",
+    "run_key",
+    "perturb",
+    "PERTURBATIONS",
+    "DEFAULT_STRENGTHS",
+    "classification_metrics",
+    "PeakMemory",
+    "environment",
+    "write_report",
+    "summarise",
+    "crossover",
+]

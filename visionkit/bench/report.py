@@ -1,0 +1,287 @@
+"""The report: ``OUT/report.md`` and a self-contained ``OUT/report.html`` (plots embedded as PNG).
+
+Tables: the comparison (mean and spread over seeds), data efficiency with the crossover point where
+deep overtakes classical, robustness; plots: accuracy against cost, data-efficiency curves,
+robustness curves and confusion matrices.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .store import ResultStore  # noqa: E402
+
+__all__ = ["write_report", "summarise", "crossover"]
+
+FAMILY_STYLE = {"classical": dict(color="tab:blue", marker="o", linestyle="-"), "deep": dict(color="tab:red", marker="s", linestyle="--")}
+
+
+def _n_sort(n):
+    return (1, 0) if n == "all" else (0, int(n))
+
+
+def summarise(records: list[dict]) -> dict:
+    """Group clean runs by (data, method, per_class): mean and std of the metrics over seeds."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        if r.get("perturbation") is None:
+            groups[(r["data"], r["method"], r["per_class"])].append(r)
+    out = {}
+    for key, rs in groups.items():
+        def ms(field):
+            v = np.array([r.get(field, np.nan) for r in rs], dtype=float)
+            return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"), float(np.nanstd(v)) if np.isfinite(v).any() else float("nan")
+
+        out[key] = {
+            "family": rs[0]["family"],
+            "seeds": sorted(r["seed"] for r in rs),
+            "n_train": int(np.mean([r["n_train"] for r in rs])),
+            **{f: ms(f) for f in ("accuracy", "mean_class_accuracy", "macro_f1", "fit_seconds",
+                                  "predict_images_per_second", "peak_memory_mb")},
+            "size": rs[0].get("n_parameters", rs[0].get("feature_dim")),
+            "size_kind": "params" if "n_parameters" in rs[0] else ("features" if "feature_dim" in rs[0] else ""),
+            "confusion_matrix": np.sum([np.array(r["confusion_matrix"]) for r in rs], axis=0),
+            "classes": rs[0].get("classes", []),
+        }
+    return out
+
+
+def crossover(summary: dict, data: str) -> tuple[str | int | None, dict]:
+    """The smallest training size per class from which the best deep method beats the best classical one
+    at every larger size; ``None`` if deep never overtakes (or one family is missing)."""
+    best: dict[str, dict] = {"classical": {}, "deep": {}}
+    for (d, _m, n), s in summary.items():
+        if d == data:
+            fam = best[s["family"]]
+            fam[n] = max(fam.get(n, -1.0), s["mean_class_accuracy"][0])
+    common = sorted(set(best["classical"]) & set(best["deep"]), key=_n_sort)
+    if not common:
+        return None, best
+    wins = [best["deep"][n] > best["classical"][n] for n in common]
+    for i, n in enumerate(common):
+        if all(wins[i:]):
+            return n, best
+    return None, best
+
+
+def _fig_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _plots(summary: dict, records: list[dict], data: str) -> dict[str, bytes]:
+    plots: dict[str, bytes] = {}
+    rows = {k: v for k, v in summary.items() if k[0] == data}
+    methods = sorted({k[1] for k in rows})
+    sizes = sorted({k[2] for k in rows}, key=_n_sort)
+    top = sizes[-1]
+
+    # accuracy against cost
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for m in methods:
+        s = rows.get((data, m, top))
+        if not s:
+            continue
+        st = FAMILY_STYLE[s["family"]]
+        ax.errorbar(max(s["fit_seconds"][0], 1e-3), s["mean_class_accuracy"][0], yerr=s["mean_class_accuracy"][1],
+                    fmt=st["marker"], color=st["color"], capsize=3)
+        ax.annotate(m, (max(s["fit_seconds"][0], 1e-3), s["mean_class_accuracy"][0]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("fit time (s, log scale)")
+    ax.set_ylabel("mean per-class accuracy")
+    ax.set_title(f"{data}: accuracy against cost (n/class = {top}); blue classical, red deep")
+    ax.grid(alpha=0.3)
+    plots["accuracy_vs_cost"] = _fig_png(fig)
+
+    # data efficiency
+    if len(sizes) > 1:
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        for m in methods:
+            pts = [(rows[(data, m, n)]["n_train"] / max(len(rows[(data, m, n)]["classes"]), 1), rows[(data, m, n)])
+                   for n in sizes if (data, m, n) in rows]
+            if not pts:
+                continue
+            st = FAMILY_STYLE[pts[0][1]["family"]]
+            x = [p[0] for p in pts]
+            y = np.array([p[1]["mean_class_accuracy"][0] for p in pts])
+            e = np.array([p[1]["mean_class_accuracy"][1] for p in pts])
+            ax.plot(x, y, label=m, marker=st["marker"], linestyle=st["linestyle"])
+            ax.fill_between(x, y - e, y + e, alpha=0.15)
+        cross, _ = crossover(summary, data)
+        ax.set_xscale("log")
+        ax.set_xlabel("training images per class (log scale)")
+        ax.set_ylabel("mean per-class accuracy")
+        ax.set_title(f"{data}: data efficiency" + (f" (deep overtakes classical from n/class = {cross})" if cross is not None else ""))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, ncol=2)
+        plots["data_efficiency"] = _fig_png(fig)
+
+    # robustness
+    pert = [r for r in records if r["data"] == data and r.get("perturbation") and r["per_class"] == top]
+    if pert:
+        kinds = sorted({r["perturbation"]["kind"] for r in pert})
+        ncol = min(3, len(kinds))
+        nrow = int(np.ceil(len(kinds) / ncol))
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+        for ax, kind in zip(axes.ravel(), kinds):
+            for m in methods:
+                rs = [r for r in pert if r["method"] == m and r["perturbation"]["kind"] == kind]
+                if not rs:
+                    continue
+                by_s = defaultdict(list)
+                for r in rs:
+                    by_s[r["perturbation"]["strength"]].append(r["mean_class_accuracy"])
+                xs = sorted(by_s)
+                clean = rows.get((data, m, top))
+                st = FAMILY_STYLE[rs[0]["family"]]
+                xlab = ["clean"] + [str(x) for x in xs]
+                ys = ([clean["mean_class_accuracy"][0]] if clean else [np.nan]) + [float(np.mean(by_s[x])) for x in xs]
+                ax.plot(range(len(xlab)), ys, label=m, marker=st["marker"], linestyle=st["linestyle"])
+                ax.set_xticks(range(len(xlab)), xlab)
+            ax.set_title(kind)
+            ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+        for ax in axes.ravel()[len(kinds):]:
+            ax.axis("off")
+        axes[0, 0].set_ylabel("mean per-class accuracy")
+        axes[0, 0].legend(fontsize=7)
+        fig.suptitle(f"{data}: robustness (strength increases to the right)")
+        fig.tight_layout()
+        plots["robustness"] = _fig_png(fig)
+
+    # confusion matrices
+    cms = [(m, rows[(data, m, top)]) for m in methods if (data, m, top) in rows]
+    if cms:
+        ncol = min(4, len(cms))
+        nrow = int(np.ceil(len(cms) / ncol))
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 3.3 * nrow), squeeze=False)
+        for ax, (m, s) in zip(axes.ravel(), cms):
+            cm = s["confusion_matrix"].astype(float)
+            cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+            ax.imshow(cm, cmap="Blues", vmin=0, vmax=1)
+            ax.set_title(f"{m}\n{s['mean_class_accuracy'][0]:.3f}", fontsize=9)
+            k = len(cm)
+            if k <= 12:
+                ax.set_xticks(range(k), [c[:6] for c in s["classes"]], rotation=90, fontsize=6)
+                ax.set_yticks(range(k), [c[:8] for c in s["classes"]], fontsize=6)
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
+            ax.set_xlabel("predicted", fontsize=7)
+        for ax in axes.ravel()[len(cms):]:
+            ax.axis("off")
+        fig.suptitle(f"{data}: confusion matrices (rows: true class, normalised)")
+        fig.tight_layout()
+        plots["confusion_matrices"] = _fig_png(fig)
+    return plots
+
+
+def _fmt(ms, pct=False, digits=3):
+    m, s = ms
+    if not np.isfinite(m):
+        return "–"
+    if pct:
+        return f"{100 * m:.1f} ± {100 * s:.1f}"
+    return f"{m:.{digits}g}" if s == 0 or not np.isfinite(s) else f"{m:.{digits}g} ± {s:.2g}"
+
+
+def _tables(summary: dict, records: list[dict], data: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    rows = {k: v for k, v in summary.items() if k[0] == data}
+    sizes = sorted({k[2] for k in rows}, key=_n_sort)
+    methods = sorted({k[1] for k in rows}, key=lambda m: (rows.get((data, m, sizes[-1]), {}).get("family", ""), m))
+    top = sizes[-1]
+    tables = []
+    head = ["method", "family", "accuracy %", "mean class acc %", "macro-F1", "fit s", "predict img/s",
+            "params / features", "peak MB", "seeds", "n_train"]
+    body = []
+    for m in sorted(methods, key=lambda m: -rows[(data, m, top)]["mean_class_accuracy"][0] if (data, m, top) in rows else 0):
+        s = rows.get((data, m, top))
+        if not s:
+            continue
+        body.append([m, s["family"], _fmt(s["accuracy"], True), _fmt(s["mean_class_accuracy"], True), _fmt(s["macro_f1"]),
+                     _fmt(s["fit_seconds"]), _fmt(s["predict_images_per_second"]),
+                     f"{s['size']:,} {s['size_kind']}" if s["size"] else "–", _fmt(s["peak_memory_mb"]),
+                     ",".join(map(str, s["seeds"])), str(s["n_train"])])
+    tables.append((f"Comparison on {data} (n/class = {top}; mean ± std over seeds)", head, body))
+
+    if len(sizes) > 1:
+        head = ["method", "family"] + [f"n/class={n}" for n in sizes]
+        body = [[m, rows[next(k for k in rows if k[1] == m)]["family"]] +
+                [_fmt(rows[(data, m, n)]["mean_class_accuracy"], True) if (data, m, n) in rows else "–" for n in sizes]
+                for m in methods]
+        cross, best = crossover(summary, data)
+        note = (f"deep overtakes classical from n/class = {cross}" if cross is not None
+                else "deep does not overtake classical at every larger size in this range")
+        tables.append((f"Data efficiency on {data}: mean per-class accuracy % ({note})", head, body))
+
+    pert = [r for r in records if r["data"] == data and r.get("perturbation") and r["per_class"] == top]
+    if pert:
+        conds = sorted({(r["perturbation"]["kind"], r["perturbation"]["strength"]) for r in pert})
+        head = ["method", "clean"] + [f"{k} {s}" for k, s in conds]
+        body = []
+        for m in methods:
+            row = [m, _fmt(rows[(data, m, top)]["mean_class_accuracy"], True) if (data, m, top) in rows else "–"]
+            for c in conds:
+                v = [r["mean_class_accuracy"] for r in pert if r["method"] == m and (r["perturbation"]["kind"], r["perturbation"]["strength"]) == c]
+                row.append(f"{100 * np.mean(v):.1f}" if v else "–")
+            body.append(row)
+        tables.append((f"Robustness on {data}: mean per-class accuracy % under perturbation", head, body))
+    return tables
+
+
+def _atomic_write(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def write_report(out: str | os.PathLike, *, title: str = "visionkit: classical vs deep") -> tuple[Path, Path]:
+    """Write ``report.md`` (with plots in ``plots/``) and a self-contained ``report.html`` from ``results.jsonl``."""
+    out = Path(out)
+    records = ResultStore(out).records
+    summary = summarise(records)
+    datas = sorted({k[0] for k in summary})
+    env = records[-1]["env"] if records else {}
+    env_line = ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
+
+    md = [f"# {title}", "", f"{len(records)} evaluations in `results.jsonl`. Environment: {env_line}.", ""]
+    parts_html = [f"<h1>{html.escape(title)}</h1>", f"<p>{len(records)} evaluations. Environment: {html.escape(env_line)}.</p>"]
+    for data in datas:
+        md += [f"## {data}", ""]
+        parts_html.append(f"<h2>{html.escape(data)}</h2>")
+        for caption, head, body in _tables(summary, records, data):
+            md += [f"**{caption}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            md += ["| " + " | ".join(r) + " |" for r in body] + [""]
+            parts_html.append(f"<h3>{html.escape(caption)}</h3><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+                              + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>")
+        for name, png in _plots(summary, records, data).items():
+            fname = f"plots/{data.replace('/', '_')}_{name}.png"
+            _atomic_write(out / fname, png)
+            md += [f"![{name}]({fname})", ""]
+            b64 = base64.b64encode(png).decode()
+            parts_html.append(f'<figure><img alt="{name}" src="data:image/png;base64,{b64}"><figcaption>{html.escape(name.replace("_", " "))}</figcaption></figure>')
+    style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+             "table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+             "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:1em 0}"
+             "figcaption{color:#666;font-size:12px}")
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(parts_html)}</body></html>"
+    md_path, html_path = out / "report.md", out / "report.html"
+    _atomic_write(md_path, "\n".join(md) + "\n")
+    _atomic_write(html_path, page)
+    return md_path, html_path

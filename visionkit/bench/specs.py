@@ -1,0 +1,175 @@
+"""Data specifications for the harness: ``digits``, ``fashion-mnist[:ROOT]``, ``mnist[:ROOT]``,
+``cifar10[:ROOT]`` and any ImageFolder tree.
+
+Each spec resolves to a train and a test :class:`visionkit.data.Dataset` of uint8 (N, H, W, C) images.
+Nothing is downloaded unless ``download=True`` is passed (``--download`` on the command line).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._validate import VisionkitError
+from ..data import Dataset, load_digits, load_idx_dataset, load_image_folder
+
+__all__ = ["DataSplit", "load_data", "stratified_split", "KNOWN_SPECS"]
+
+KNOWN_SPECS = ("digits", "fashion-mnist[:ROOT]", "mnist[:ROOT]", "cifar10[:ROOT]", "PATH (ImageFolder)")
+
+FASHION_CLASSES = ["t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
+
+
+@dataclass
+class DataSplit:
+    """A named train / test pair."""
+
+    name: str
+    train: Dataset
+    test: Dataset
+
+    @property
+    def classes(self) -> list[str]:
+        return self.train.classes
+
+
+def _candidate_roots(folder: str) -> list[Path]:
+    """Where a data set is looked for when the spec gives no root."""
+    roots = []
+    if os.environ.get("VISIONKIT_DATA"):
+        roots.append(Path(os.environ["VISIONKIT_DATA"]) / folder)
+    here = Path(__file__).resolve().parents[2]
+    roots += [Path.cwd() / "../shared/datasets" / folder, here.parent / "shared" / "datasets" / folder,
+              Path.home() / ".cache" / "visionkit" / "data" / folder]
+    return roots
+
+
+def stratified_split(labels: np.ndarray, *, test_fraction: float = 0.3, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified train / test indices (every class in both parts when it has >= 2 images)."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(labels)
+    if (counts[counts > 0] < 2).any():
+        lonely = np.flatnonzero((counts > 0) & (counts < 2)).tolist()
+        raise VisionkitError(f"stratified split: expected >= 2 images per class, got 1 for class index {lonely}")
+    idx = np.arange(len(labels))
+    tr, te = train_test_split(idx, test_size=test_fraction, stratify=labels, random_state=random_state)
+    return np.sort(tr), np.sort(te)
+
+
+def _idx_spec(kind: str, root: str | None, download: bool) -> DataSplit:
+    folder = "FashionMNIST" if kind == "fashion-mnist" else "MNIST"
+    roots = [Path(root)] if root else _candidate_roots(folder)
+    for r in roots:
+        for cand in (r, r / folder):
+            if (cand / "raw").is_dir() or any(cand.glob("train-images-idx3-ubyte*")):
+                classes = FASHION_CLASSES if kind == "fashion-mnist" else None
+                return DataSplit(kind, load_idx_dataset(cand, "train", classes=classes), load_idx_dataset(cand, "test", classes=classes))
+    if download:
+        import torchvision
+
+        target = Path(root or Path.home() / ".cache" / "visionkit" / "data")
+        cls = torchvision.datasets.FashionMNIST if kind == "fashion-mnist" else torchvision.datasets.MNIST
+        try:
+            cls(str(target), train=True, download=True)
+            cls(str(target), train=False, download=True)
+        except Exception as exc:
+            raise VisionkitError(f"{kind}: download failed ({exc}); without network, copy the official IDX .gz files into a folder and pass {kind}:FOLDER") from None
+        return _idx_spec(kind, str(target / folder), False)
+    raise VisionkitError(
+        f"{kind}: the official IDX files were not found (looked in {', '.join(str(r) for r in roots)}); "
+        f"pass {kind}:FOLDER with train-images-idx3-ubyte.gz etc. (or torchvision's root), or add --download"
+    )
+
+
+def _cifar_spec(root: str | None, download: bool) -> DataSplit:
+    roots = [Path(root)] if root else _candidate_roots("cifar10")
+    for r in roots:
+        for cand in (r, r.parent):
+            if (cand / "cifar-10-batches-py").is_dir():
+                return _read_cifar_batches(cand)
+        if (r / "train").is_dir() and (r / "test").is_dir():  # an ImageFolder copy (e.g. cifar10-jpeg)
+            return _folder_spec(str(r), name="cifar10")
+    jpeg = [r for r in _candidate_roots("cifar10-jpeg") if (r / "train").is_dir()]
+    if not root and jpeg:
+        return _folder_spec(str(jpeg[0]), name="cifar10-jpeg")
+    if download:
+        import torchvision
+
+        target = Path(root or Path.home() / ".cache" / "visionkit" / "data" / "cifar10")
+        try:
+            torchvision.datasets.CIFAR10(str(target), train=True, download=True)
+        except Exception as exc:
+            raise VisionkitError(f"cifar10: download failed ({exc}); without network pass cifar10:ROOT holding cifar-10-batches-py/") from None
+        return _read_cifar_batches(target)
+    raise VisionkitError(
+        "cifar10: torchvision's python batches (ROOT/cifar-10-batches-py) were not found; pass cifar10:ROOT, "
+        "an ImageFolder path, or add --download"
+    )
+
+
+def _read_cifar_batches(root: Path) -> DataSplit:
+    # torchvision's CIFAR10 reads the official batches (a pickle of numpy arrays: the format itself).
+    import torchvision
+
+    parts = []
+    for train in (True, False):
+        ds = torchvision.datasets.CIFAR10(str(root), train=train, download=False)
+        parts.append(Dataset(np.ascontiguousarray(ds.data), np.asarray(ds.targets, dtype=np.int64), list(ds.classes)))
+    return DataSplit("cifar10", parts[0], parts[1])
+
+
+def _folder_spec(path: str, *, name: str | None = None, size: tuple[int, int] | None = None,
+                 random_state: int = 0, cache: bool = True) -> DataSplit:
+    root = Path(path)
+    if not root.is_dir():
+        raise VisionkitError(f"data: expected a known name ({', '.join(KNOWN_SPECS)}) or a folder, got {path!r}")
+    name = name or root.name
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        train = load_image_folder(root / "train", size=size, cache=cache, progress=True)
+        test = load_image_folder(root / "test", size=size, cache=cache, progress=True)
+        if train.classes != test.classes:
+            only_train = sorted(set(train.classes) - set(test.classes))
+            only_test = sorted(set(test.classes) - set(train.classes))
+            raise VisionkitError(
+                f"{path}: train/ and test/ must hold the same class folders; only in train/: {only_train}, only in test/: {only_test}"
+            )
+        return DataSplit(name, train, test)
+    full = load_image_folder(root, size=size, cache=cache, progress=True)
+    tr, te = stratified_split(full.labels, random_state=random_state)
+    return DataSplit(name, full.subset(tr), full.subset(te))
+
+
+def load_data(spec: str = "digits", *, download: bool = False, size: tuple[int, int] | None = None,
+              random_state: int = 0) -> DataSplit:
+    """Resolve a data spec to a train / test split.
+
+    Parameters
+    ----------
+    spec : str
+        ``digits`` (scikit-learn's bundled 8x8 digits, split 70/30 stratified by ``random_state``),
+        ``fashion-mnist[:ROOT]``, ``mnist[:ROOT]``, ``cifar10[:ROOT]``, or a folder in ImageFolder
+        layout (``train/`` and ``test/`` of class folders, or class folders split 70/30).
+    download : bool
+        Allow torchvision to download a missing data set.
+    size : (H, W), optional
+        Resize folder images on loading (they are otherwise kept as they are).
+    random_state : int
+        Seed of the split for data without an official one.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise VisionkitError(f"data: expected a spec such as {', '.join(KNOWN_SPECS)}, got {spec!r}")
+    kind, _, root = spec.partition(":")
+    kind_l = kind.lower()
+    if kind_l == "digits" and not root:
+        full = load_digits()
+        tr, te = stratified_split(full.labels, random_state=random_state)
+        return DataSplit("digits", full.subset(tr), full.subset(te))
+    if kind_l in ("fashion-mnist", "fashionmnist", "mnist"):
+        return _idx_spec("mnist" if kind_l == "mnist" else "fashion-mnist", root or None, download)
+    if kind_l in ("cifar10", "cifar-10"):
+        return _cifar_spec(root or None, download)
+    return _folder_spec(spec, size=size, random_state=random_state)
