@@ -28,6 +28,14 @@ __all__ = ["write_report", "summarise", "crossover"]
 FAMILY_STYLE = {"classical": dict(color="tab:blue", marker="o", linestyle="-"), "deep": dict(color="tab:red", marker="s", linestyle="--")}
 
 
+# For these perturbations a smaller number is a stronger perturbation (contrast factor, JPEG quality).
+_SMALLER_IS_STRONGER = {"contrast", "jpeg"}
+
+
+def _by_severity(kind: str, strengths) -> list:
+    return sorted(strengths, reverse=kind in _SMALLER_IS_STRONGER)
+
+
 def _n_sort(n):
     return (1, 0) if n == "all" else (0, int(n))
 
@@ -145,7 +153,7 @@ def _plots(summary: dict, records: list[dict], data: str) -> dict[str, bytes]:
                 by_s = defaultdict(list)
                 for r in rs:
                     by_s[r["perturbation"]["strength"]].append(r["mean_class_accuracy"])
-                xs = sorted(by_s)
+                xs = _by_severity(kind, by_s)
                 clean = rows.get((data, m, top))
                 st = FAMILY_STYLE[rs[0]["family"]]
                 xlab = ["clean"] + [str(x) for x in xs]
@@ -230,7 +238,8 @@ def _tables(summary: dict, records: list[dict], data: str) -> list[tuple[str, li
 
     pert = [r for r in records if r["data"] == data and r.get("perturbation") and r["per_class"] == top]
     if pert:
-        conds = sorted({(r["perturbation"]["kind"], r["perturbation"]["strength"]) for r in pert})
+        kinds = sorted({r["perturbation"]["kind"] for r in pert})
+        conds = [(k, s) for k in kinds for s in _by_severity(k, {r["perturbation"]["strength"] for r in pert if r["perturbation"]["kind"] == k})]
         head = ["method", "clean"] + [f"{k} {s}" for k, s in conds]
         body = []
         for m in methods:
@@ -268,8 +277,8 @@ def write_report(out: str | os.PathLike, *, title: str = "visionkit: classical v
         for caption, head, body in _tables(summary, records, data):
             md += [f"**{caption}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             md += ["| " + " | ".join(r) + " |" for r in body] + [""]
-            parts_html.append(f"<h3>{html.escape(caption)}</h3><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
-                              + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>")
+            parts_html.append(f"<h3>{html.escape(caption)}</h3><div class='scroll'><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+                              + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body) + "</table></div>")
         for name, png in _plots(summary, records, data).items():
             fname = f"plots/{data.replace('/', '_')}_{name}.png"
             _atomic_write(out / fname, png)
@@ -279,7 +288,7 @@ def write_report(out: str | os.PathLike, *, title: str = "visionkit: classical v
     style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
              "table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
              "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:1em 0}"
-             "figcaption{color:#666;font-size:12px}")
+             "figcaption{color:#666;font-size:12px}.scroll{overflow-x:auto}")
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(parts_html)}</body></html>"
     md_path, html_path = out / "report.md", out / "report.html"
     _atomic_write(md_path, "\n".join(md) + "\n")
