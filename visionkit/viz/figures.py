@@ -19,7 +19,7 @@ from .._validate import VisionkitError, as_float_image  # noqa: E402
 from ..classical.corners import corner_peaks, harris_steps  # noqa: E402
 from ..classical.filters import sobel_gradients  # noqa: E402
 
-__all__ = ["sobel_harris_figure", "save_figure", "show_panel"]
+__all__ = ["sobel_harris_figure", "harris_steps_figure", "save_figure", "show_panel"]
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 120) -> Path:
@@ -112,4 +112,51 @@ def sobel_harris_figure(
         a[0].scatter(corners[:, 1], corners[:, 0], s=28, facecolors="none", edgecolors="red", linewidths=1.2)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def harris_steps_figure(
+    image: np.ndarray,
+    *,
+    sigma: float = 1.0,
+    k: float = 0.05,
+    min_distance: int = 5,
+    threshold_rel: float = 0.01,
+    max_corners: int | None = 200,
+    title: str | None = None,
+) -> Figure:
+    """The course's Harris steps for one image: Ix², Iy², IxIy (step 2), their window sums Sx², Sy²,
+    Sxy (step 3), R (step 5) and the corners after threshold and non-maximum suppression (step 6).
+
+    The products share one colour scale, and so do the window sums; everything is computed at full size.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Eight panels (2 rows x 4 columns).
+    """
+    img = as_float_image(image)
+    s = harris_steps(img, sigma=sigma, k=k)
+    corners = corner_peaks(s.response, min_distance=min_distance, threshold_rel=threshold_rel, max_corners=max_corners)
+    fig, axes = plt.subplots(2, 4, figsize=(17, 8.2), layout="constrained")
+    a = axes.ravel()
+    lim_p = float(max(np.percentile(np.abs(np.stack([s.ixx, s.iyy, s.ixy])), 99.5), 1e-12))
+    show_panel(a[0], s.ixx, "2. Ix² = Ix·Ix", cmap="magma", vmin=0, vmax=lim_p)
+    show_panel(a[1], s.iyy, "2. Iy² = Iy·Iy", cmap="magma", vmin=0, vmax=lim_p)
+    show_panel(a[2], s.ixy, "2. Ixy = Ix·Iy", cmap="RdBu_r", vmin=-lim_p, vmax=lim_p)
+    shown = img if img.ndim == 2 or img.shape[2] in (3, 4) else img[..., 0]
+    show_panel(a[3], np.clip(shown, 0, 1), f"6. threshold + NMS: {len(corners)} corners", vmin=0, vmax=1, colorbar=False)
+    if len(corners):
+        a[3].scatter(corners[:, 1], corners[:, 0], s=28, facecolors="none", edgecolors="red", linewidths=1.2)
+    lim_s = float(max(np.percentile(np.abs(np.stack([s.sxx, s.syy, s.sxy])), 99.5), 1e-12))
+    show_panel(a[4], s.sxx, f"3. Sx² = G_σ * Ix² (σ={sigma})", cmap="magma", vmin=0, vmax=lim_s)
+    show_panel(a[5], s.syy, "3. Sy² = G_σ * Iy²", cmap="magma", vmin=0, vmax=lim_s)
+    show_panel(a[6], s.sxy, "3. Sxy = G_σ * Ixy", cmap="RdBu_r", vmin=-lim_s, vmax=lim_s)
+    r = s.response
+    rmax = float(max(np.abs(r).max(), 1e-12))
+    im = show_panel(a[7], r, f"5. R = det(H) − {k}·trace(H)²", cmap="PuOr_r",
+                    norm=colors.SymLogNorm(linthresh=rmax * 1e-3, vmin=-rmax, vmax=rmax))
+    ticks = [-rmax, -rmax * 1e-2, 0.0, rmax * 1e-2, rmax]
+    im.colorbar.set_ticks(ticks, labels=[f"{t:.2g}" for t in ticks])
+    fig.suptitle(title or "Harris, step by step (1. Ix, Iy: Sobel; 4. H = [[Sx², Sxy], [Sxy, Sy²]])")
     return fig

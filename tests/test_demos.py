@@ -1,0 +1,20 @@
+"""Every demo runs end to end with --quick and writes its figures (CI runs them all)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMOS = sorted((ROOT / "demos").glob("*.py"))
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=[d.stem for d in DEMOS])
+def test_demo_runs_quick(demo, tmp_path):
+    proc = subprocess.run([sys.executable, str(demo), "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pngs = list(tmp_path.rglob("*.png"))
+    assert pngs, f"{demo.name} wrote no figure"
+    assert all(p.stat().st_size > 5000 for p in pngs)
