@@ -29,6 +29,7 @@ from .memorize import (
     digits_binary,
     memorizing_network,
     memorizing_parameters,
+    plot_memorize_profile,
     predict_sign,
 )
 
@@ -37,5 +38,5 @@ __all__ = [
     "GDResult", "gradient_descent", "least_squares", "per_example_gradients", "stochastic_gradient",
     "expected_stochastic_gradient", "sample_stochastic_gradients", "SGDHistory", "train_sgd", "plot_loss_curve",
     "block_sum_matrix", "memorizing_parameters", "memorizing_network", "predict_sign", "digits_binary",
-    "MemorizeComparison", "compare_memorizing_and_trained",
+    "MemorizeComparison", "compare_memorizing_and_trained", "plot_memorize_profile",
 ]

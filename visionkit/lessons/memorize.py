@@ -18,7 +18,7 @@ It is a member of the MLP family ``[D, 2ND, N, 1]``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ __all__ = [
     "MemorizeComparison",
     "compare_memorizing_and_trained",
     "digits_binary",
+    "plot_memorize_profile",
 ]
 
 
@@ -144,7 +145,7 @@ class MemorizeComparison:
     """Train and test accuracies of the memorising network and of an SGD-trained net of the same family.
 
     Accuracies count ``sign(f(x)) == y``; an output of exactly 0 is no answer and counts as wrong.
-    ``*_zero_rate`` is the fraction of points where ``f(x) == 0``. ``memorize_test_acc_majority``
+    ``nets`` holds both networks. ``*_zero_rate`` is the fraction of points where ``f(x) == 0``. ``memorize_test_acc_majority``
     answers the training set's majority label where the memorising net says 0: the chance level.
     """
 
@@ -160,6 +161,7 @@ class MemorizeComparison:
     trained_test_acc: float
     trained_test_zero_rate: float
     loss_curve: list[float]
+    nets: dict = field(default_factory=dict, repr=False)  # "memorising", "trained by SGD"
 
 
 def compare_memorizing_and_trained(
@@ -218,4 +220,50 @@ def compare_memorizing_and_trained(
         trained_test_acc=acc(pt_te, y_test),
         trained_test_zero_rate=float(np.mean(pt_te == 0)),
         loss_curve=hist.epoch_losses,
+        nets={"memorising": memo, "trained by SGD": net},
     )
+
+
+@torch.no_grad()
+def plot_memorize_profile(nets: dict, x_a: np.ndarray, x_b: np.ndarray, *, n_steps: int = 401):
+    """``f`` along the segment from ``x_a`` to ``x_b`` (two training points) for each named net.
+
+    The memorising net is a spike of height ``y_n`` at each training point, 0 everywhere else
+    beyond L1 distance 1; a trained net varies smoothly between them.
+
+    Parameters
+    ----------
+    nets : dict of name -> nn.Module with one output
+    x_a, x_b : arrays (D,)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    x_a = np.asarray(x_a, dtype=np.float64)
+    x_b = np.asarray(x_b, dtype=np.float64)
+    step = x_b - x_a
+    l1 = float(np.abs(step).sum())
+    if l1 == 0:
+        raise VisionkitError("x_a, x_b: expected two different points, got the same one twice")
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    ax_full, ax_zoom = fig.subplots(1, 2)
+    # left: the whole segment; right: within L1 distance 2 of x_a, where the spike lives
+    for ax, t in ((ax_full, np.linspace(-0.25, 1.25, n_steps)), (ax_zoom, np.linspace(-2, 2, n_steps) / l1)):
+        pts = x_a[None] + t[:, None] * step[None]
+        for name, net in nets.items():
+            dtype = next(net.parameters()).dtype
+            f = net(torch.as_tensor(pts, dtype=dtype)).squeeze(1).double().numpy()
+            ax.plot(t if ax is ax_full else t * l1, f, label=name)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylabel(r"$f(x)$")
+    ax_full.axvline(0, color="gray", ls=":")
+    ax_full.axvline(1, color="gray", ls=":")
+    ax_full.set_xlabel(r"$t$, at $x = x_a + t\,(x_b - x_a)$; $x_a$, $x_b$: training digits of each class")
+    ax_full.set_title(f"whole segment ($||x_b - x_a||_1$ = {l1:.0f})")
+    ax_full.legend()
+    ax_zoom.set_xlabel(r"$||x - x_a||_1$ along the segment (signed)")
+    ax_zoom.set_title(r"zoom on $x_a$: the spike $y_a\,relu(1 - ||x - x_a||_1)$")
+    return fig
