@@ -20,6 +20,7 @@ from .optim import (
     plot_loss_curve,
     sample_stochastic_gradients,
     stochastic_gradient,
+    train_mlp_on_digits,
     train_sgd,
 )
 from .memorize import (
@@ -36,7 +37,7 @@ from .memorize import (
 __all__ = [
     "MLP", "mlp", "relu", "mlp_parameter_count", "mlp_formula", "check_dims",
     "GDResult", "gradient_descent", "least_squares", "per_example_gradients", "stochastic_gradient",
-    "expected_stochastic_gradient", "sample_stochastic_gradients", "SGDHistory", "train_sgd", "plot_loss_curve",
+    "expected_stochastic_gradient", "sample_stochastic_gradients", "SGDHistory", "train_sgd", "plot_loss_curve", "train_mlp_on_digits",
     "block_sum_matrix", "memorizing_parameters", "memorizing_network", "predict_sign", "digits_binary",
     "MemorizeComparison", "compare_memorizing_and_trained", "plot_memorize_profile",
 ]

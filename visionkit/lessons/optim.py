@@ -46,6 +46,8 @@ __all__ = [
     "train_sgd",
     "plot_loss_curve",
     "LOSSES",
+    "DigitsSGDResult",
+    "train_mlp_on_digits",
 ]
 
 
@@ -65,6 +67,9 @@ class GDResult:
     grad_norms : list of float, ``||∇J||`` at every iterate
     steps : list of float, the accepted ``λ`` of every step
     n_evals : int, evaluations of ``J`` (the halvings included)
+    stop_reason : str, ``"gradient"`` (``||∇J|| < δ``), ``"max_iter"`` or ``"no_decrease"`` (no λ in
+        ``max_halvings`` halvings lowered the computed ``J``: the rounding floor, where the true
+        decrease ``≈ λ||∇J||²`` is below the float64 resolution of ``J``, about ``1e-16 J``)
     """
 
     u: np.ndarray
@@ -74,6 +79,7 @@ class GDResult:
     grad_norms: list[float] = field(default_factory=list)
     steps: list[float] = field(default_factory=list)
     n_evals: int = 0
+    stop_reason: str = ""
 
 
 def gradient_descent(
@@ -119,8 +125,10 @@ def gradient_descent(
         res.grad_norms.append(gnorm)
         if gnorm < delta:
             res.converged = True
+            res.stop_reason = "gradient"
             break
         if res.n_iter == max_iter:
+            res.stop_reason = "max_iter"
             break
         lam = lambda0
         for _h in range(max_halvings + 1):
@@ -131,7 +139,8 @@ def gradient_descent(
                 break
             lam /= 2
         else:
-            break  # no decrease found: at the rounding floor
+            res.stop_reason = "no_decrease"  # at the rounding floor of J
+            break
         u, ju = cand, jc
         res.n_iter += 1
         res.values.append(ju)
@@ -375,3 +384,37 @@ def plot_loss_curve(history: SGDHistory, *, title: str = "mini-batch SGD"):
     ax.set_title(title)
     ax.legend()
     return fig
+
+
+@dataclass
+class DigitsSGDResult:
+    """An MLP trained by :func:`train_sgd` on the digits, with its loss curve and accuracies."""
+
+    net: nn.Module
+    history: SGDHistory
+    train_accuracy: float
+    test_accuracy: float
+
+
+def train_mlp_on_digits(hidden: tuple[int, ...] = (32,), *, n_train: int = 1200, epochs: int = 20,
+                        lr: float = 0.3, batch_size: int = 32, random_state: int = 0) -> DigitsSGDResult:
+    """Train ``mlp([64, *hidden, 10])`` on scikit-learn's digits with mini-batch SGD and cross-entropy.
+
+    Pixels are scaled to [0, 1]; ``n_train`` random digits train, the others test.
+    """
+    from ..data import load_digits
+    from .mlp import mlp
+
+    ds = load_digits()
+    X = ds.images.reshape(len(ds), -1).astype(np.float32) / 255.0
+    y = ds.labels
+    if not 0 < n_train < len(X):
+        raise VisionkitError(f"n_train: expected 1 .. {len(X) - 1}, got {n_train}")
+    perm = np.random.default_rng(random_state).permutation(len(X))
+    tr, te = perm[:n_train], perm[n_train:]
+    g = torch.Generator().manual_seed(random_state)
+    net = mlp([64, *hidden, 10], generator=g)
+    hist = train_sgd(net, X[tr], y[tr], loss="cross_entropy", lr=lr, batch_size=batch_size, epochs=epochs, generator=g)
+    with torch.no_grad():
+        pred = net(torch.from_numpy(X)).argmax(1).numpy()
+    return DigitsSGDResult(net, hist, float(np.mean(pred[tr] == y[tr])), float(np.mean(pred[te] == y[te])))
