@@ -100,3 +100,12 @@ def test_bad_architecture():
         fit_boundary_nets(X, y, [("bad", (3, 1))], epochs=1)
     with pytest.raises(VisionkitError):
         fit_boundary_nets(X[:, :1], y, epochs=1)
+
+
+def test_gallery_in_one_call():
+    from visionkit.lessons import boundary_gallery
+
+    fig = boundary_gallery("circles", n_samples=120, epochs=60, resolution=40)
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert [n.train_accuracy for n in fig.boundary_nets][2] >= 0.95
+    assert fig.boundary_nets[0].train_accuracy < 0.8

@@ -9,8 +9,18 @@
 
 from __future__ import annotations
 
+from .boundaries import BoundaryNet, boundary_gallery, decision_boundary_figure, fit_boundary_nets, toy_dataset
+from .double_descent import (
+    DoubleDescentCurve,
+    digits_double_descent,
+    double_descent_curve,
+    fashion_mnist_double_descent,
+    plot_double_descent,
+    random_relu_features,
+)
 from .mlp import MLP, check_dims, mlp, mlp_formula, mlp_parameter_count, relu
 from .optim import (
+    DigitsSGDResult,
     GDResult,
     SGDHistory,
     expected_stochastic_gradient,
@@ -37,7 +47,10 @@ from .memorize import (
 __all__ = [
     "MLP", "mlp", "relu", "mlp_parameter_count", "mlp_formula", "check_dims",
     "GDResult", "gradient_descent", "least_squares", "per_example_gradients", "stochastic_gradient",
-    "expected_stochastic_gradient", "sample_stochastic_gradients", "SGDHistory", "train_sgd", "plot_loss_curve", "train_mlp_on_digits",
+    "expected_stochastic_gradient", "sample_stochastic_gradients", "SGDHistory", "train_sgd", "plot_loss_curve", "train_mlp_on_digits", "DigitsSGDResult",
     "block_sum_matrix", "memorizing_parameters", "memorizing_network", "predict_sign", "digits_binary",
     "MemorizeComparison", "compare_memorizing_and_trained", "plot_memorize_profile",
+    "random_relu_features", "DoubleDescentCurve", "double_descent_curve", "digits_double_descent",
+    "fashion_mnist_double_descent", "plot_double_descent",
+    "toy_dataset", "BoundaryNet", "fit_boundary_nets", "decision_boundary_figure", "boundary_gallery",
 ]

@@ -22,7 +22,7 @@ from .._validate import VisionkitError, check_positive
 from .mlp import MLP, mlp
 from .optim import train_sgd
 
-__all__ = ["toy_dataset", "BoundaryNet", "fit_boundary_nets", "decision_values", "decision_boundary_figure",
+__all__ = ["toy_dataset", "BoundaryNet", "fit_boundary_nets", "decision_values", "decision_boundary_figure", "boundary_gallery",
            "DEFAULT_ARCHITECTURES", "TOY_DATASETS"]
 
 TOY_DATASETS = ("moons", "circles", "xor", "linear")
@@ -160,4 +160,23 @@ def decision_boundary_figure(nets: Sequence[BoundaryNet], X: np.ndarray, y: np.n
     axes[0].legend(loc="lower left", fontsize=8)
     if suptitle:
         fig.suptitle(suptitle)
+    return fig
+
+
+def boundary_gallery(name: str = "moons", *, n_samples: int = 300, epochs: int = 200,
+                     architectures: Sequence[tuple[str, Sequence[int]]] = DEFAULT_ARCHITECTURES,
+                     random_state: int = 0, resolution: int = 200):
+    """The whole lesson in one call: draw the data set, train the three nets, return the Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per architecture (see :func:`decision_boundary_figure`); ``fig.boundary_nets``
+        holds the trained :class:`BoundaryNet` objects.
+    """
+    X, y = toy_dataset(name, n_samples, random_state=random_state)
+    nets = fit_boundary_nets(X, y, architectures, epochs=epochs, random_state=random_state)
+    fig = decision_boundary_figure(nets, X, y, resolution=resolution,
+                                   suptitle=f"{name}: one neuron, four ReLU neurons, a deeper MLP")
+    fig.boundary_nets = nets
     return fig
