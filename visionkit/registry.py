@@ -87,7 +87,8 @@ def _load_builtin() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a part of the package not written yet
-            if exc.name != module:
+            # the module, or its parent package (visionkit.deep before it exists), not written yet
+            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
                 raise
 
 
