@@ -1,0 +1,204 @@
+"""Descriptors: dense / Harris SIFT, HOG against skimage, Coates patches and ZCA, batching and bad inputs."""
+
+import numpy as np
+import pytest
+import skimage.data
+from skimage.feature import hog as sk_hog
+
+from visionkit import VisionkitError
+from visionkit.classical.descriptors import (
+    ZCAWhitening,
+    dense_keypoints,
+    dense_sift,
+    extract_patches,
+    harris_sift,
+    hog,
+    hog_batch,
+    iter_local_features,
+    local_features_batch,
+    normalize_patches,
+    sift_at,
+)
+
+
+@pytest.fixture(scope="module")
+def camera():
+    return skimage.data.camera()[::2, ::2]  # 256 x 256 keeps the tests fast
+
+
+# ------------------------------------------------------------------ dense SIFT
+def test_dense_keypoints_grid_inside_image():
+    pos, siz = dense_keypoints((40, 56), step=8, patch_sizes=(16, 24))
+    for p in (16, 24):
+        sel = siz == p
+        assert (pos[sel, 0] - p / 2 >= 0).all() and (pos[sel, 0] + p / 2 <= 40).all()
+        assert (pos[sel, 1] - p / 2 >= 0).all() and (pos[sel, 1] + p / 2 <= 56).all()
+    # 16-pixel patches every 8 pixels: (40-16)//8+1 = 4 rows, (56-16)//8+1 = 6 columns
+    assert (siz == 16).sum() == 24
+
+
+def test_dense_sift_shape_norm_and_determinism(camera):
+    f = dense_sift(camera, step=16, patch_sizes=(16, 32))
+    assert f.descriptors.shape[1] == 128 and f.descriptors.dtype == np.float32
+    norms = np.linalg.norm(f.descriptors, axis=1)
+    nonzero = norms > 0
+    assert nonzero.mean() > 0.8
+    np.testing.assert_allclose(norms[nonzero], 1.0, atol=0.02)
+    g = dense_sift(camera, step=16, patch_sizes=(16, 32))
+    np.testing.assert_array_equal(f.descriptors, g.descriptors)
+    assert f.shape == camera.shape and len(f.positions) == len(f.sizes) == len(f)
+
+
+def test_sift_orientation_known_answer():
+    # a vertical step edge: dark left, bright right; the gradient points along +x (angle 0),
+    # so the descriptor's energy is in the orientation-0 bins (every 8th entry of OpenCV's layout)
+    img = np.zeros((48, 48), np.uint8)
+    img[:, 24:] = 255
+    d = sift_at(img, np.array([[24.0, 24.0]]), np.array([16.0]))[0].reshape(16, 8)
+    assert d[:, 0].sum() > 0.8 * d.sum()
+
+
+def test_dense_sift_rotated_edge_changes_descriptor():
+    img = np.zeros((48, 48), np.uint8)
+    img[:, 24:] = 255
+    a = sift_at(img, np.array([[24.0, 24.0]]), np.array([16.0]))[0]
+    b = sift_at(img.T.copy(), np.array([[24.0, 24.0]]), np.array([16.0]))[0]
+    assert np.dot(a, b) < 0.5  # upright SIFT: a horizontal edge is a different word
+
+
+def test_flat_patches_give_zero_descriptors():
+    img = np.full((64, 64), 128, np.uint8)
+    f = dense_sift(img, step=8, patch_sizes=16)
+    assert np.all(f.descriptors == 0)
+    g = dense_sift(img, step=8, patch_sizes=16, min_contrast=0)
+    assert len(g) == len(f)
+
+
+def test_root_sift_is_unit_norm(camera):
+    f = dense_sift(camera, step=32, patch_sizes=16, root=True)
+    n = np.linalg.norm(f.descriptors, axis=1)
+    np.testing.assert_allclose(n[n > 0], 1.0, atol=1e-4)
+
+
+def test_image_smaller_than_patch_is_an_error():
+    with pytest.raises(VisionkitError, match="smaller than the smallest descriptor patch"):
+        dense_sift(np.zeros((8, 8), np.uint8), patch_sizes=16)
+    with pytest.raises(VisionkitError, match="smaller"):
+        harris_sift(np.zeros((8, 8), np.uint8), patch_sizes=16)
+    with pytest.raises(VisionkitError, match="smaller than one"):
+        extract_patches(np.zeros((4, 4), np.uint8), patch_size=6)
+
+
+def test_large_scales_skipped_when_only_small_ones_fit():
+    f = dense_sift(np.random.default_rng(0).integers(0, 255, (20, 20), dtype=np.uint8), patch_sizes=(16, 32))
+    assert set(np.unique(f.sizes)) == {16.0}
+
+
+def test_bad_patch_sizes():
+    with pytest.raises(VisionkitError, match="at least 4"):
+        dense_sift(np.zeros((32, 32), np.uint8), patch_sizes=(2,))
+    with pytest.raises(VisionkitError, match="empty"):
+        dense_sift(np.zeros((32, 32), np.uint8), patch_sizes=())
+
+
+# ------------------------------------------------------------------ Harris SIFT
+def test_harris_sift_on_square_and_blank():
+    img = np.zeros((64, 64), np.uint8)
+    img[16:48, 16:48] = 255
+    f = harris_sift(img, patch_sizes=(16,), min_distance=3)
+    assert len(f) == 4
+    assert sorted(map(tuple, f.positions.astype(int).tolist())) == [(16, 16), (16, 47), (47, 16), (47, 47)]
+    blank = harris_sift(np.zeros((64, 64), np.uint8))
+    assert blank.descriptors.shape == (0, 128) and blank.positions.shape == (0, 2)
+
+
+# ------------------------------------------------------------------ HOG against skimage
+@pytest.mark.parametrize("name", ["camera", "astronaut"])
+def test_hog_central_matches_skimage(name):
+    img = getattr(skimage.data, name)()[::2, ::2]
+    ca = -1 if img.ndim == 3 else None
+    ref = sk_hog(img, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(3, 3), block_norm="L2-Hys", channel_axis=ca)
+    ours = hog(img, gradient="central")
+    assert ours.shape == ref.shape
+    assert np.corrcoef(ours, ref)[0, 1] >= 0.99
+    # other settings too
+    ref2 = sk_hog(img, orientations=8, pixels_per_cell=(6, 6), cells_per_block=(2, 2), block_norm="L1", channel_axis=ca)
+    ours2 = hog(img, orientations=8, pixels_per_cell=(6, 6), cells_per_block=(2, 2), block_norm="L1")
+    assert np.corrcoef(ours2, ref2)[0, 1] >= 0.99
+
+
+def test_hog_sobel_is_a_valid_but_different_hog(camera):
+    """Sobel smoothing moves weak gradients to other bins: documented correlation ~0.8-0.9."""
+    ref = sk_hog(camera)
+    ours = hog(camera, gradient="sobel")
+    r = np.corrcoef(ours, ref)[0, 1]
+    assert 0.6 < r < 0.99
+    # on a smooth image (a blurred disk: no staircase edges, no noise) the two agree closely
+    import cv2
+
+    yy, xx = np.mgrid[:64, :64]
+    disk = cv2.GaussianBlur((((yy - 32) ** 2 + (xx - 32) ** 2) < 20**2).astype(np.float32), (0, 0), 2)
+    kw = dict(pixels_per_cell=(8, 8), cells_per_block=(2, 2))
+    assert np.corrcoef(hog(disk, gradient="sobel", **kw), sk_hog(disk, **kw))[0, 1] > 0.98
+
+
+def test_hog_batch_equals_loop_and_parallel():
+    imgs = np.random.default_rng(1).integers(0, 256, (9, 32, 32), dtype=np.uint8)
+    one = np.stack([hog(im, pixels_per_cell=(4, 4), cells_per_block=(2, 2)) for im in imgs])
+    batch = hog_batch(imgs, pixels_per_cell=(4, 4), cells_per_block=(2, 2), chunk_size=4)
+    par = hog_batch(imgs, pixels_per_cell=(4, 4), cells_per_block=(2, 2), chunk_size=4, n_jobs=2)
+    np.testing.assert_allclose(batch, one, atol=1e-6)
+    np.testing.assert_allclose(par, one, atol=1e-6)
+
+
+def test_hog_bad_inputs():
+    with pytest.raises(VisionkitError, match="fewer than one block"):
+        hog(np.zeros((10, 10)), pixels_per_cell=(8, 8), cells_per_block=(3, 3))
+    with pytest.raises(VisionkitError, match="block_norm"):
+        hog(np.zeros((32, 32)), block_norm="L3")
+    with pytest.raises(VisionkitError, match="one size"):
+        hog_batch([np.zeros((32, 32)), np.zeros((40, 32))])
+
+
+# ------------------------------------------------------------------ Coates patches and ZCA
+def test_extract_patches_layout():
+    img = np.arange(8 * 9 * 3, dtype=np.float32).reshape(8, 9, 3) / 1000
+    f = extract_patches(img, patch_size=3, stride=2)
+    assert f.descriptors.shape == (3 * 4, 27)
+    np.testing.assert_array_equal(f.descriptors[1], img[0:3, 2:5].ravel())
+    np.testing.assert_array_equal(f.positions[1], [1, 3])
+
+
+def test_normalize_patches_zero_mean_unit_var():
+    x = np.random.default_rng(0).random((100, 36)).astype(np.float32)
+    z = normalize_patches(x)
+    np.testing.assert_allclose(z.mean(1), 0, atol=1e-5)
+    assert np.all(z.std(1) < 1.0) and np.all(z.std(1) > 0.9)
+
+
+def test_zca_whitens():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 5)) @ rng.normal(size=(5, 5))
+    w = ZCAWhitening(eps=1e-6).fit(a)
+    z = w.transform(a)
+    np.testing.assert_allclose(np.cov(z, rowvar=False), np.eye(5), atol=1e-3)
+    np.testing.assert_allclose(w.components_, w.components_.T)  # symmetric: ZCA, not PCA
+
+
+# ------------------------------------------------------------------ batches and streaming
+def test_batch_parallel_equals_serial_and_streams():
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (40 + 4 * i, 36, 3), dtype=np.uint8) for i in range(5)]  # mixed sizes
+    ser = local_features_batch(imgs, "dense-sift", params={"step": 8, "patch_sizes": (16,)}, chunk_size=2)
+    par = local_features_batch(imgs, "dense-sift", params={"step": 8, "patch_sizes": (16,)}, chunk_size=2, n_jobs=2)
+    for a, b in zip(ser, par):
+        np.testing.assert_array_equal(a.descriptors, b.descriptors)
+    chunks = list(iter_local_features(imgs, "patches", chunk_size=2, post=lambda fs: sum(len(f) for f in fs)))
+    assert len(chunks) == 3 and all(isinstance(c, int) for c in chunks)
+
+
+def test_batch_bad_inputs():
+    with pytest.raises(VisionkitError, match="at least one image"):
+        local_features_batch([])
+    with pytest.raises(VisionkitError, match="descriptor"):
+        local_features_batch(np.zeros((2, 32, 32), np.uint8), "surf")

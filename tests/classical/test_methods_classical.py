@@ -1,0 +1,64 @@
+"""The registered classical methods: protocol on tiny data (8x8 digits, grey and colour, mixed sizes)."""
+
+import numpy as np
+import pytest
+
+from visionkit import registry
+from visionkit.data import load_digits
+
+METHODS = ["pixels-svm", "hog-svm", "bovw-svm", "harris-bovw-svm", "kmeans-svm"]
+
+#: settings small enough for a test (the defaults are for the benchmark's real data sets)
+TINY = {
+    "pixels-svm": {"size": (16, 16)},
+    "hog-svm": {"size": (16, 16), "pixels_per_cell": (4, 4), "extra_cells": ()},
+    "bovw-svm": {"n_words": 24, "step": 8, "patch_sizes": (16,), "pyramid": (1, 2)},
+    "harris-bovw-svm": {"n_words": 24, "patch_sizes": (16,), "pyramid": (1, 2)},
+    "kmeans-svm": {"n_words": 32, "size": (12, 12), "max_descriptors": 5000},
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(d.labels))
+    return d.images[idx[:300]], d.labels[idx[:300]], d.images[idx[300:400]], d.labels[idx[300:400]]
+
+
+def test_all_registered():
+    names = registry.list_methods("classical")
+    assert set(METHODS) <= set(names)
+    for n in METHODS:
+        assert registry.get_spec(n).family == "classical" and registry.get_spec(n).description
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_protocol_on_digits(digits, name):
+    Xtr, ytr, Xte, yte = digits
+    assert Xtr.dtype == np.uint8 and Xtr.shape[1:] == (8, 8, 1)
+    m = registry.create(name, **TINY[name])
+    assert m.fit(Xtr, ytr) is m
+    pred = m.predict(Xte)
+    assert pred.shape == (len(Xte),) and set(pred) <= set(ytr)
+    acc = float(np.mean(pred == yte))
+    assert acc > 0.6, f"{name}: {acc:.2f} on 10-class digits (chance 0.1)"
+    feats = m.transform(Xte[:5])
+    assert feats.ndim == 2 and feats.shape[0] == 5 and np.isfinite(feats).all()
+    # colour input of another size works too (converted and resized inside)
+    colour = np.repeat(np.kron(Xte[:4], np.ones((1, 2, 2, 1), np.uint8)), 3, axis=3)
+    assert m.predict(colour).shape == (4,)
+
+
+def test_mixed_sizes_and_channels_through_a_method(digits):
+    Xtr, ytr, Xte, _ = digits
+    m = registry.create("bovw-svm", **TINY["bovw-svm"]).fit(Xtr, ytr)
+    mixed = [Xte[0], np.repeat(Xte[1], 3, axis=2), np.kron(Xte[2, ..., 0], np.ones((3, 2), np.uint8))]
+    assert m.predict(mixed).shape == (3,)
+
+
+def test_methods_are_deterministic(digits):
+    Xtr, ytr, Xte, _ = digits
+    a = registry.create("kmeans-svm", **TINY["kmeans-svm"]).fit(Xtr, ytr).transform(Xte[:10])
+    b = registry.create("kmeans-svm", **TINY["kmeans-svm"]).fit(Xtr, ytr).transform(Xte[:10])
+    np.testing.assert_array_equal(a, b)

@@ -1,0 +1,243 @@
+"""The classical methods of the benchmark harness, registered in :mod:`visionkit.registry`.
+
+Each factory returns a scikit-learn :class:`~sklearn.pipeline.Pipeline` with the harness protocol
+(``fit(images, labels)``, ``predict``, ``transform`` for the features, ``decision_function``): its
+first step takes the harness's uint8 (N, H, W, C) images (or a list of any sizes and channel
+counts), converts them to what the method needs and resizes them (8 x 8 digits are upscaled so a
+16-pixel SIFT patch fits). ``transform`` of a Pipeline runs every step but the classifier, so it
+returns the features the SVM sees.
+
+================  ============================================================================
+name              pipeline
+================  ============================================================================
+pixels-svm        resized pixels -> standardise -> linear SVM (baseline)
+hog-svm           HOG (skimage settings, two cell sizes) -> Hellinger -> linear SVM
+bovw-svm          dense multi-scale SIFT -> k-means words, hard counts, pyramid 1x1+2x2+4x4 ->
+                  explicit chi2 map (AdditiveChi2Sampler) -> linear SVM
+harris-bovw-svm   SIFT at Harris corners -> words -> pyramid -> chi2 map -> linear SVM
+kmeans-svm        Coates et al. 2011: 6x6 normalised patches, ZCA, k-means, triangle code,
+                  4-quadrant sum pooling -> standardise -> linear L2-SVM
+================  ============================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.kernel_approximation import AdditiveChi2Sampler
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..registry import register
+from .bovw import BagOfVisualWords
+from .estimators import HOGFeatures, ImagePreprocessor, LinearSVM, PixelFeatures, PowerNormalizer
+
+__all__ = ["MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm", "make_kmeans_svm"]
+
+
+class MethodPipeline(Pipeline):
+    """A :class:`~sklearn.pipeline.Pipeline` whose ``transform`` returns the classifier's input features.
+
+    scikit-learn's Pipeline only offers ``transform`` when its last step has one; the harness asks
+    every method for its features, which here are the output of every step but the classifier.
+    """
+
+    def transform(self, X, **params):  # noqa: D102 - documented on the class
+        for _, _, step in self._iter(with_final=False):
+            X = step.transform(X)
+        return X
+
+
+def make_pixels_svm(*, size: tuple[int, int] = (32, 32), channels: str = "auto", C: float = 0.01, max_iter: int = 300) -> Pipeline:
+    """Raw pixels, standardised, into a linear SVM: the baseline every feature must beat."""
+    return MethodPipeline(
+        [
+            ("pixels", PixelFeatures(size=size, channels=channels)),
+            ("scale", StandardScaler()),
+            ("svm", LinearSVM(C=C, max_iter=max_iter)),
+        ]
+    )
+
+
+def make_hog_svm(
+    *,
+    size: tuple[int, int] = (32, 32),
+    pixels_per_cell: tuple[int, int] = (4, 4),
+    extra_cells: tuple = ((8, 8),),
+    cells_per_block: tuple[int, int] = (2, 2),
+    orientations: int = 9,
+    gradient: str = "central",
+    channels: str = "gray",
+    chi2: bool = True,
+    C: float = 1.0,
+    max_iter: int = 500,
+    n_jobs: int | None = None,
+) -> Pipeline:
+    """HOG (skimage settings, ``pixels_per_cell`` plus ``extra_cells``) -> chi2 map or Hellinger -> linear SVM."""
+    steps: list[tuple[str, Any]] = [
+        (
+            "hog",
+            HOGFeatures(
+                size=size,
+                pixels_per_cell=pixels_per_cell,
+                extra_cells=extra_cells,
+                cells_per_block=cells_per_block,
+                orientations=orientations,
+                gradient=gradient,
+                channels=channels,
+                n_jobs=n_jobs,
+            ),
+        )
+    ]
+    if chi2:
+        steps.append(("chi2", AdditiveChi2Sampler(sample_steps=2)))
+    else:
+        steps.append(("hellinger", PowerNormalizer(alpha=0.5)))
+    steps.append(("svm", LinearSVM(C=C, max_iter=max_iter)))
+    return MethodPipeline(steps)
+
+
+def _bovw_pipeline(bovw: BagOfVisualWords, prep: ImagePreprocessor, C: float, max_iter: int) -> Pipeline:
+    return MethodPipeline(
+        [
+            ("images", prep),
+            ("bovw", bovw),
+            ("chi2", AdditiveChi2Sampler(sample_steps=2)),
+            ("svm", LinearSVM(C=C, max_iter=max_iter)),
+        ]
+    )
+
+
+def make_bovw_svm(
+    *,
+    n_words: int = 600,
+    step: int = 6,
+    patch_sizes: tuple[int, ...] = (16, 24, 32),
+    pyramid: tuple[int, ...] = (1, 2, 4),
+    encoding: str = "hard",
+    max_side: int = 300,
+    min_side: int = 32,
+    max_descriptors: int = 100_000,
+    C: float = 1.0,
+    max_iter: int = 500,
+    random_state: Any = 0,
+    n_jobs: int | None = None,
+) -> Pipeline:
+    """Dense multi-scale SIFT bag of words with a spatial pyramid (Lazebnik et al. 2006), chi2 map, linear SVM.
+
+    ``power=1`` and no L2 inside the bag: the chi2 map wants L1-normalised counts (each pyramid
+    level sums to 1).
+    """
+    bovw = BagOfVisualWords(
+        descriptor="dense-sift",
+        descriptor_params={"step": step, "patch_sizes": tuple(patch_sizes)},
+        n_words=n_words,
+        encoding=encoding,
+        pyramid=tuple(pyramid),
+        power=None if encoding == "hard" else 0.5,
+        l2=encoding != "hard",
+        max_descriptors=max_descriptors,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    )
+    return _bovw_pipeline(bovw, ImagePreprocessor(channels="gray", min_side=min_side, max_side=max_side), C, max_iter)
+
+
+def make_harris_bovw_svm(
+    *,
+    n_words: int = 400,
+    patch_sizes: tuple[int, ...] = (16, 32),
+    max_corners: int = 500,
+    pyramid: tuple[int, ...] = (1, 2, 4),
+    max_side: int = 300,
+    min_side: int = 48,
+    max_descriptors: int = 100_000,
+    C: float = 1.0,
+    max_iter: int = 500,
+    random_state: Any = 0,
+    n_jobs: int | None = None,
+) -> Pipeline:
+    """SIFT at Harris corners (:func:`visionkit.harris_corners`), words, pyramid, chi2 map, linear SVM."""
+    bovw = BagOfVisualWords(
+        descriptor="harris-sift",
+        descriptor_params={"patch_sizes": tuple(patch_sizes), "max_corners": max_corners},
+        n_words=n_words,
+        encoding="hard",
+        pyramid=tuple(pyramid),
+        power=None,
+        l2=False,
+        max_descriptors=max_descriptors,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    )
+    return _bovw_pipeline(bovw, ImagePreprocessor(channels="gray", min_side=min_side, max_side=max_side), C, max_iter)
+
+
+def make_kmeans_svm(
+    *,
+    n_words: int = 1600,
+    patch_size: int = 6,
+    stride: int = 1,
+    size: tuple[int, int] | None = (32, 32),
+    channels: str = "rgb",
+    max_descriptors: int = 400_000,
+    pooling_grid: int = 2,
+    C: float = 1.0,
+    max_iter: int = 300,
+    random_state: Any = 0,
+    n_jobs: int | None = None,
+    chunk_size: int = 64,
+) -> Pipeline:
+    """Coates, Lee & Ng (2011): whitened 6x6 patches, k-means, triangle code, quadrant pooling, L2-SVM.
+
+    Images are resized to ``size`` (32 x 32 as CIFAR-10), every 6 x 6 patch (stride 1) is
+    brightness/contrast normalised and ZCA-whitened (eps 0.1), encoded by the triangle code against
+    ``n_words`` k-means centroids, and summed over the four quadrants (``pooling_grid=2``): a
+    ``4 * n_words`` vector, standardised, into a linear L2-SVM.
+    """
+    bovw = BagOfVisualWords(
+        descriptor="patches",
+        descriptor_params={"patch_size": patch_size, "stride": stride},
+        n_words=n_words,
+        encoding="triangle",
+        pyramid=(pooling_grid,),
+        power=None,
+        l2=False,
+        whiten=True,
+        whiten_eps=0.1,
+        max_descriptors=max_descriptors,
+        kmeans_max_iter=10,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        chunk_size=chunk_size,
+    )
+    return MethodPipeline(
+        [
+            ("images", ImagePreprocessor(channels=channels, size=size)),
+            ("bovw", bovw),
+            ("scale", StandardScaler()),
+            ("svm", LinearSVM(C=C, max_iter=max_iter)),
+        ]
+    )
+
+
+register("pixels-svm", make_pixels_svm, family="classical", description="Raw pixels (32x32), standardised, linear SVM: the baseline")
+register("hog-svm", make_hog_svm, family="classical", description="HOG (skimage settings, cells 4 and 8), chi2 map, linear SVM")
+register(
+    "bovw-svm",
+    make_bovw_svm,
+    family="classical",
+    description="Dense multi-scale SIFT bag of visual words, spatial pyramid 1+2x2+4x4, chi2 map, linear SVM",
+)
+register(
+    "harris-bovw-svm",
+    make_harris_bovw_svm,
+    family="classical",
+    description="SIFT at Harris corners, bag of visual words, spatial pyramid, chi2 map, linear SVM",
+)
+register(
+    "kmeans-svm",
+    make_kmeans_svm,
+    family="classical",
+    description="Coates et al. 2011: whitened patches, k-means, triangle code, quadrant pooling, L2-SVM",
+)
