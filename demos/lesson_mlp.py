@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import torch
 
 from visionkit.lessons import mlp, mlp_formula, mlp_parameter_count
@@ -20,7 +21,8 @@ parser.add_argument("--out", default="out", help="folder for the figures (defaul
 args, _ = parser.parse_known_args()  # parse_known_args: also runs inside a notebook kernel
 OUT = Path(args.out)
 OUT.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)  # tiny nets: one thread is faster than two on a shared machine
+torch.set_num_threads(1)  # small problems: one thread is much faster than two on a shared machine
+threadpool_limits(1)  # the same for numpy's BLAS
 EPOCHS = 60 if args.quick else 200
 DATASETS = ["xor"] if args.quick else ["moons", "circles", "xor"]
 
