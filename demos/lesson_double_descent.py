@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from visionkit.lessons.double_descent import digits_double_descent, fashion_mnist_double_descent, plot_double_descent
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="digits only, fewer sizes (for CI)")
 parser.add_argument("--out", default="out", help="folder for the figures (default: out/)")
 parser.add_argument("--fashion-mnist", default="/work/shared/datasets/FashionMNIST",

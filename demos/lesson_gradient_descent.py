@@ -29,7 +29,7 @@ from visionkit.lessons import (
     train_mlp_on_digits,
 )
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="fewer epochs and samples (for CI)")
 parser.add_argument("--out", default="out", help="folder for the figures (default: out/)")
 args, _ = parser.parse_known_args()

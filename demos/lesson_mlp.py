@@ -15,7 +15,7 @@ import torch
 from visionkit.lessons import mlp, mlp_formula, mlp_parameter_count
 from visionkit.lessons.boundaries import decision_boundary_figure, fit_boundary_nets, toy_dataset
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="one data set, fewer epochs (for CI)")
 parser.add_argument("--out", default="out", help="folder for the figures (default: out/)")
 args, _ = parser.parse_known_args()  # parse_known_args: also runs inside a notebook kernel
