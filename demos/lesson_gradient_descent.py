@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import torch
 from matplotlib.figure import Figure
 
@@ -28,13 +29,14 @@ from visionkit.lessons import (
     train_mlp_on_digits,
 )
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="fewer epochs and samples (for CI)")
 parser.add_argument("--out", default="out", help="folder for the figures (default: out/)")
 args, _ = parser.parse_known_args()
 OUT = Path(args.out)
 OUT.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
+torch.set_num_threads(1)  # small problems: one thread is much faster than two on a shared machine
+threadpool_limits(1)  # the same for numpy's BLAS
 
 # %% 1. gradient descent on least squares, against the closed form
 rng = np.random.default_rng(0)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import torch
 
 from visionkit.lessons import (
@@ -23,13 +24,14 @@ from visionkit.lessons import (
     predict_sign,
 )
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="smaller training sets (for CI)")
 parser.add_argument("--out", default="out", help="folder for the figures (default: out/)")
 args, _ = parser.parse_known_args()
 OUT = Path(args.out)
 OUT.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
+torch.set_num_threads(1)  # small problems: one thread is much faster than two on a shared machine
+threadpool_limits(1)  # the same for numpy's BLAS
 N_TRAIN = 60 if args.quick else 150
 
 # %% random points of Z^5 with random labels: every one classified right, exactly f(x_n) = y_n

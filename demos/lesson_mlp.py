@@ -9,18 +9,20 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import torch
 
 from visionkit.lessons import mlp, mlp_formula, mlp_parameter_count
 from visionkit.lessons.boundaries import decision_boundary_figure, fit_boundary_nets, toy_dataset
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="one data set, fewer epochs (for CI)")
 parser.add_argument("--out", default="out", help="folder for the figures (default: out/)")
 args, _ = parser.parse_known_args()  # parse_known_args: also runs inside a notebook kernel
 OUT = Path(args.out)
 OUT.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)  # tiny nets: one thread is faster than two on a shared machine
+torch.set_num_threads(1)  # small problems: one thread is much faster than two on a shared machine
+threadpool_limits(1)  # the same for numpy's BLAS
 EPOCHS = 60 if args.quick else 200
 DATASETS = ["xor"] if args.quick else ["moons", "circles", "xor"]
 

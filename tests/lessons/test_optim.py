@@ -184,6 +184,10 @@ def test_sampling_is_seeded(terms):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(VisionkitError):
         expected_stochastic_gradient(per, len(per) + 1)
+    with pytest.raises(VisionkitError, match="distinct"):
+        stochastic_gradient(per, np.array([1, 1]))
+    with pytest.raises(VisionkitError):
+        stochastic_gradient(per, len(per))
 
 
 # --------------------------------------------------------------------------- SGD for an MLP
@@ -230,5 +234,7 @@ def test_sgd_is_seeded_and_checks_inputs():
         train_sgd(net, X, y, loss="hinge")
     with pytest.raises(VisionkitError):
         train_sgd(net, X, y[:5])
+    with pytest.raises(VisionkitError, match="-1, 1"):
+        train_sgd(net, X, (y > 0).astype(int))
     with pytest.raises(VisionkitError, match="diverged"):
         train_sgd(mlp([2, 64, 64, 1]), X * 1e3, y * 1e3, loss="mse", lr=10.0, epochs=5)

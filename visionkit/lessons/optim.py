@@ -193,6 +193,8 @@ def per_example_gradients(A: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.nda
     """
     A, b = _check_ab(A, b)
     u = np.asarray(u, dtype=np.float64)
+    if u.shape != (A.shape[1],):
+        raise VisionkitError(f"u: expected shape ({A.shape[1]},), got {describe(u)}")
     return 2.0 * (A @ u - b)[:, None] * A
 
 
@@ -210,6 +212,10 @@ def stochastic_gradient(per_grads: np.ndarray, index: np.ndarray | int) -> np.nd
     per_grads = np.asarray(per_grads, dtype=np.float64)
     idx = np.atleast_1d(np.asarray(index))
     K = per_grads.shape[0]
+    if per_grads.ndim != 2 or idx.ndim != 1 or len(idx) == 0 or not np.issubdtype(idx.dtype, np.integer):
+        raise VisionkitError(f"expected per_grads (K, P) and a non-empty int index, got {describe(per_grads)} and {describe(idx)}")
+    if idx.min() < 0 or idx.max() >= K or len(np.unique(idx)) != len(idx):
+        raise VisionkitError(f"index: expected distinct indices in 0 .. {K - 1}, got {idx.tolist()}")
     return (K / len(idx)) * per_grads[idx].sum(axis=0)
 
 
@@ -339,6 +345,8 @@ def train_sgd(
     y = y.long() if loss == "cross_entropy" else y.to(param.dtype)
     if X.ndim != 2 or len(y) != len(X):
         raise VisionkitError(f"expected X of shape (N, D) and y of shape (N,), got {describe(X)} and {describe(y)}")
+    if loss == "logistic" and not bool(torch.all((y == 1) | (y == -1))):
+        raise VisionkitError(f"y: the logistic loss expects labels in {{-1, 1}}, got values {torch.unique(y)[:10].tolist()}")
     loss_fn = LOSSES[loss]
     if generator is None:
         generator = torch.Generator().manual_seed(0)
