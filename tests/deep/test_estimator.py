@@ -88,8 +88,8 @@ def test_deep_methods_registered():
 @pytest.mark.parametrize("name", ["resnet", "vit", "convnext", "efficientnet"])
 def test_each_method_runs_on_digits(name, digits):
     xtr, ytr, xte, yte = digits
-    est = registry.create(name, epochs=1, batch_size=64)
-    est.fit(xtr[:256], ytr[:256])
+    est = registry.create(name, epochs=1, batch_size=32)
+    est.fit(xtr[:96], ytr[:96])
     pred = est.predict(xte[:64])
     assert pred.shape == (64,) and set(pred) <= set(range(10))
     assert est.transform(xte[:4]).shape[0] == 4

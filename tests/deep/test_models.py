@@ -85,12 +85,12 @@ def test_below_min_size_is_a_clear_error(name):
 
 @pytest.mark.parametrize("name", SMALL)
 def test_overfits_a_tiny_batch(name):
-    # 8 random images, 4 classes, at the model's smallest size: 40 Adam steps must learn them by heart.
+    # 6 random images, 3 classes, at the model's smallest size: 40 Adam steps must learn them by heart.
     size = max(M.get_model_spec(name).min_size, 16 if name != "lenet5" else 32)
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(8, 3, size, size, generator=g)
-    y = torch.arange(8) % 4
-    model = M.create_model(name, num_classes=4, seed=0)
+    x = torch.randn(6, 3, size, size, generator=g)
+    y = torch.arange(6) % 3
+    model = M.create_model(name, num_classes=3, seed=0)
     if hasattr(model, "prepare_training"):
         model.prepare_training(x)
     lr = 1e-3 if name.startswith("vit") else 3e-3  # attention is happier with a smaller step
@@ -108,7 +108,7 @@ def test_overfits_a_tiny_batch(name):
         logits = model(x)
     loss = torch.nn.functional.cross_entropy(logits, y).item()
     acc = (logits.argmax(1) == y).float().mean().item()
-    assert acc == 1.0 and loss < 0.6, (loss, acc)  # chance: ln 4 = 1.39
+    assert acc == 1.0 and loss < 0.5, (loss, acc)  # chance: ln 3 = 1.10
 
 
 def test_same_seed_same_weights():

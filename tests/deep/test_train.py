@@ -72,8 +72,8 @@ def test_config_errors():
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_fit_learns_and_is_deterministic(optimizer):
-    x, y = _toy()
-    cfg = TrainConfig(epochs=4, batch_size=16, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 3e-3,
+    x, y = _toy(64, 8)
+    cfg = TrainConfig(epochs=6, batch_size=16, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 3e-3,
                       label_smoothing=0.1, augment="crop-flip", pad=1, seed=7)
     states, results = [], []
     for _ in range(2):
@@ -113,7 +113,7 @@ def test_early_stopping_restores_best():
 
 
 def test_resume_gives_the_same_weights(tmp_path):
-    x, y = _toy(48)
+    x, y = _toy(48, 8)
     cfg = TrainConfig(epochs=3, batch_size=16, lr=0.05, augment="crop-flip", pad=1, seed=3, amp=False)
     full = create_model("resnet20", num_classes=2, seed=0)
     fit(full, x, y, cfg)

@@ -326,7 +326,7 @@ class _VGG(nn.Module):
 @register_model("vgg11_bn", min_size=32, num_params=9_231_114, head="classifier",
                 feature_layers=("features.2", "features.13", "features.27"),
                 description="VGG-11 with batch norm (torchvision's feature layers), global pool + linear head",
-                recipe=_SGD, timm_name="vgg11_bn")
+                recipe=_SGD)
 def _vgg11_bn(*, num_classes: int, in_chans: int, img_size: int) -> nn.Module:
     from torchvision.models.vgg import cfgs, make_layers
 
