@@ -1,0 +1,104 @@
+"""DeepClassifier and the registered deep methods, on scikit-learn's 8x8 digits."""
+
+import numpy as np
+import pytest
+import torch
+
+from visionkit import VisionkitError, registry
+from visionkit.data import load_digits
+from visionkit.deep import DeepClassifier
+from visionkit.deep.estimator import prepare_images
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(d.labels))
+    return d.images[idx[:600]], d.labels[idx[:600]], d.images[idx[1200:1500]], d.labels[idx[1200:1500]]
+
+
+@pytest.fixture(scope="module")
+def lenet(digits):
+    xtr, ytr, _, _ = digits
+    return DeepClassifier("lenet5", epochs=12, random_state=0).fit(xtr, ytr + 10)  # labels need not be 0..K-1
+
+
+def test_lenet_on_digits(lenet, digits):
+    _, _, xte, yte = digits
+    assert lenet.img_size_ == 32  # 8x8 digits raised to LeNet's minimum
+    acc = (lenet.predict(xte) == yte + 10).mean()
+    assert acc > 0.85, acc
+    proba = lenet.predict_proba(xte[:5])
+    assert proba.shape == (5, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert list(lenet.classes_) == list(range(10, 20))
+
+
+def test_transform_feature_maps_filters(lenet, digits):
+    _, _, xte, _ = digits
+    emb = lenet.transform(xte[:7])
+    assert emb.shape == (7, 84) and emb.dtype == np.float32
+    maps = lenet.feature_maps(xte[:3])
+    assert list(maps) == ["c1", "c3", "c5"]
+    assert maps["c1"].shape == (3, 6, 28, 28) and maps["c3"].shape == (3, 16, 10, 10) and maps["c5"].shape == (3, 120, 1, 1)
+    assert lenet.first_conv_filters().shape == (6, 1, 5, 5)
+
+
+def test_save_load_same_predictions(lenet, digits, tmp_path):
+    _, _, xte, _ = digits
+    lenet.save(tmp_path / "lenet")
+    back = DeepClassifier.load(tmp_path / "lenet")
+    np.testing.assert_array_equal(back.predict_proba(xte), lenet.predict_proba(xte))
+
+
+def test_vit_feature_maps_are_grids(digits):
+    xtr, ytr, xte, _ = digits
+    clf = DeepClassifier("vit_cifar", epochs=1, batch_size=100, random_state=0)
+    clf.fit(xtr[:200], ytr[:200])
+    maps = clf.feature_maps(xte[:2])
+    assert [m.shape for m in maps.values()] == [(2, 192, 2, 2)] * 3  # 8x8 input -> 2x2 grid of 4x4 patches
+    assert clf.first_conv_filters().shape == (192, 1, 4, 4)
+
+
+def test_input_errors(lenet):
+    with pytest.raises(VisionkitError, match=r"uint8 images of shape \(N, H, W, C\)"):
+        lenet.predict(np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(VisionkitError, match="1-channel"):
+        lenet.predict(np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(VisionkitError, match="at least 32"):
+        DeepClassifier("lenet5", img_size=16).fit(np.zeros((4, 8, 8, 1), np.uint8), [0, 1, 0, 1])
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DeepClassifier().predict(np.zeros((1, 8, 8, 1), np.uint8))
+
+
+def test_prepare_images_resizes_lists():
+    imgs = [np.full((10, 12, 3), 200, np.uint8), np.zeros((5, 7, 3), np.uint8)]
+    x = prepare_images(imgs, 16)
+    assert x.shape == (2, 3, 16, 16) and x.dtype == torch.uint8
+    assert int(x[0].min()) == 200 and int(x[1].max()) == 0
+
+
+def test_deep_methods_registered():
+    names = registry.list_methods("deep")
+    assert {"lenet", "resnet", "vit", "convnext", "efficientnet", "cnn-features-svm"} <= set(names)
+
+
+@pytest.mark.parametrize("name", ["resnet", "vit", "convnext", "efficientnet"])
+def test_each_method_runs_on_digits(name, digits):
+    xtr, ytr, xte, yte = digits
+    est = registry.create(name, epochs=1, batch_size=32)
+    est.fit(xtr[:96], ytr[:96])
+    pred = est.predict(xte[:64])
+    assert pred.shape == (64,) and set(pred) <= set(range(10))
+    assert est.transform(xte[:4]).shape[0] == 4
+
+
+def test_cnn_features_svm(digits):
+    xtr, ytr, xte, yte = digits
+    est = registry.create("cnn-features-svm", cnn="lenet5", cnn_options={"epochs": 8})
+    est.fit(xtr, ytr)
+    feats = est.transform(xte[:5])
+    assert np.allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-5)
+    assert (est.predict(xte) == yte).mean() > 0.85

@@ -1,0 +1,138 @@
+"""The training loop: augmentation, schedules, determinism, early stopping, resuming."""
+
+import numpy as np
+import pytest
+import torch
+
+from visionkit import VisionkitError
+from visionkit.deep.models import create_model
+from visionkit.deep.train import TrainConfig, augment_batch, fit, lr_factor, random_crop_flip
+
+
+def _toy(n=64, size=16, seed=0):
+    """Two classes that differ by a bright top or bottom half (flip-invariant): learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    x = rng.integers(0, 60, size=(n, size, size, 3), dtype=np.uint8)
+    for i, c in enumerate(y):
+        if c:
+            x[i, : size // 2] += 150
+        else:
+            x[i, size // 2:] += 150
+    return x, y
+
+
+def test_random_crop_flip_is_a_translation_and_mirror():
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(2 * 1 * 6 * 6, dtype=torch.float32).reshape(2, 1, 6, 6)
+    out = random_crop_flip(x, pad=2, generator=g, pad_mode="constant")
+    assert out.shape == x.shape
+    for b in range(2):
+        found = False
+        xp = torch.nn.functional.pad(x[b], (2, 2, 2, 2))
+        for dy in range(5):
+            for dx in range(5):
+                crop = xp[:, dy:dy + 6, dx:dx + 6]
+                found |= torch.equal(out[b], crop) or torch.equal(out[b], crop.flip(2))
+        assert found
+    # no padding, no flip: the identity
+    assert torch.equal(random_crop_flip(x, pad=0, generator=g, flip=False), x)
+
+
+def test_augment_same_generator_same_batch():
+    x = torch.randn(8, 3, 16, 16)
+    cfg = TrainConfig(augment="strong")
+    a = augment_batch(x, cfg, torch.Generator().manual_seed(1))
+    b = augment_batch(x, cfg, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+def test_lr_schedules():
+    tri = TrainConfig(schedule="triangle", warmup=0.25, start_factor=0.2, end_factor=0.1)
+    assert lr_factor(0.0, tri) == pytest.approx(0.2)
+    assert lr_factor(0.25, tri) == pytest.approx(1.0)
+    assert lr_factor(1.0, tri) == pytest.approx(0.1)
+    cos = TrainConfig(schedule="cosine", warmup=0.1, start_factor=0.0, end_factor=0.0)
+    assert lr_factor(0.05, cos) == pytest.approx(0.5)
+    assert lr_factor(0.55, cos) == pytest.approx(0.5)
+    assert lr_factor(1.0, cos) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_config_errors():
+    with pytest.raises(VisionkitError, match="optimizer"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(VisionkitError, match="unknown training option"):
+        TrainConfig.from_dict({"epoch": 3})
+    x, y = _toy(8)
+    with pytest.raises(VisionkitError, match="validation set"):
+        fit(create_model("lenet5"), x, y, TrainConfig(patience=2))
+    with pytest.raises(VisionkitError, match=r"\(N, H, W, C\)"):
+        fit(create_model("lenet5"), x[..., 0], y, TrainConfig())
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_fit_learns_and_is_deterministic(optimizer):
+    x, y = _toy(64, 8)
+    cfg = TrainConfig(epochs=6, batch_size=16, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 3e-3,
+                      label_smoothing=0.1, augment="crop-flip", pad=1, seed=7)
+    states, results = [], []
+    for _ in range(2):
+        model = create_model("resnet20", num_classes=2, seed=0)
+        results.append(fit(model, x, y, cfg, val=(x, y)))
+        states.append(model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert results[0].history[-1]["val_acc"] >= 0.9
+    assert [h["train_loss"] for h in results[0].history] == [h["train_loss"] for h in results[1].history]
+
+
+def test_airbench_recipe_with_lookahead_and_tta_runs():
+    x, y = _toy(64, 16)
+    model = create_model("airbench94", num_classes=2, seed=0)
+    cfg = TrainConfig.from_dict({**model_recipe("airbench94"), "epochs": 4, "batch_size": 16, "amp": False})
+    res = fit(model, x, y, cfg, val=(x, y))
+    assert res.history[-1]["val_acc"] >= 0.9
+    assert not model.whiten.weight.requires_grad  # the whitening filters stay frozen
+
+
+def model_recipe(name):
+    from visionkit.deep.models import get_model_spec
+
+    return dict(get_model_spec(name).recipe)
+
+
+def test_early_stopping_restores_best():
+    x, y = _toy(32)
+    rng = np.random.default_rng(0)
+    y_noise = rng.integers(0, 2, len(y))  # validation labels that training cannot improve on
+    model = create_model("lenet5", num_classes=2, img_size=32)
+    x32 = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    res = fit(model, x32, y, TrainConfig(epochs=30, batch_size=16, optimizer="adamw", lr=1e-3, augment="none", patience=2),
+              val=(x32, y_noise))
+    assert res.stopped_early and res.epochs_run < 30
+    assert res.best_epoch == max(range(len(res.history)), key=lambda i: (res.history[i]["val_acc"], -i)) + 1
+
+
+def test_resume_gives_the_same_weights(tmp_path):
+    x, y = _toy(48, 8)
+    cfg = TrainConfig(epochs=3, batch_size=16, lr=0.05, augment="crop-flip", pad=1, seed=3, amp=False)
+    full = create_model("resnet20", num_classes=2, seed=0)
+    fit(full, x, y, cfg)
+    # interrupt during epoch 2 (same config, so the schedule is the 3-epoch one), then resume
+    part = create_model("resnet20", num_classes=2, seed=0)
+    ck = tmp_path / "state"
+
+    class Stop(Exception):
+        pass
+
+    def cb(rec):
+        if rec["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit(part, x, y, cfg, checkpoint=ck, callback=cb)
+    # the callback runs before the epoch's checkpoint: the file holds the state after epoch 1
+    resumed = create_model("resnet20", num_classes=2, seed=0)
+    res = fit(resumed, x, y, cfg, checkpoint=ck, resume=True)
+    sd_full, sd_res = full.state_dict(), resumed.state_dict()
+    assert all(torch.equal(sd_full[k], sd_res[k]) for k in sd_full), "resumed training differs from uninterrupted"
+    assert [h["epoch"] for h in res.history] == [1, 2, 3]

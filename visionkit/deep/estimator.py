@@ -1,0 +1,251 @@
+"""``DeepClassifier``: any registered network behind the harness's scikit-learn-like face.
+
+Images cross in the harness's one form, uint8 arrays (N, H, W, C) with C = 1 or 3 (or a list of
+(H, W, C) arrays of different sizes); the estimator resizes them (bilinear, antialiased) to its
+``img_size``, normalises with the training set's per-channel statistics, and trains with the
+model's registered recipe, overridden by the options given here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from .._validate import VisionkitError, describe
+from .checkpoint import load_checkpoint, save_checkpoint
+from .features import embeddings, feature_maps, first_conv_filters
+from .models import create_model, get_model_spec
+from .train import TrainConfig, fit, normalize, predict_logits, resolve_device
+
+__all__ = ["DeepClassifier", "prepare_images"]
+
+
+def prepare_images(images: Any, size: int | None, *, name: str = "images") -> torch.Tensor:
+    """uint8 images (N, H, W, C) or a list of (H, W, C) -> a uint8 tensor (N, C, size, size).
+
+    ``size=None`` keeps an array's own size (square images only).
+    """
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise VisionkitError(f"{name}: expected at least one image, got an empty list")
+        if size is None:
+            raise VisionkitError(f"{name}: images of different sizes need an img_size to be resized to")
+        return torch.cat([prepare_images(np.asarray(im)[None], size, name=name) for im in images])
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] not in (1, 3) or len(arr) == 0:
+        raise VisionkitError(f"{name}: expected uint8 images of shape (N, H, W, C) with C = 1 or 3, got {describe(arr)}")
+    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
+    h, w = x.shape[-2:]
+    if size is None:
+        if h != w:
+            raise VisionkitError(f"{name}: got non-square {h}x{w} images; give img_size to resize them")
+        return x.contiguous()
+    if (h, w) == (size, size):
+        return x.contiguous()
+    out = []
+    for i in range(0, len(x), 2048):
+        xf = F.interpolate(x[i:i + 2048].float(), size=(size, size), mode="bilinear", align_corners=False,
+                           antialias=size < min(h, w))
+        out.append(xf.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+class DeepClassifier(ClassifierMixin, BaseEstimator):
+    """A registered network trained as a scikit-learn classifier.
+
+    Parameters
+    ----------
+    model : str
+        A name from :func:`visionkit.deep.list_models`.
+    img_size : int, optional
+        Images are resized to ``img_size x img_size``; default: their own size, raised to the model's
+        minimum (8x8 digits become 32x32 for LeNet-5).
+    epochs, batch_size, lr, optimizer, weight_decay, label_smoothing, augment : optional
+        Override the model's registered recipe (``ModelSpec.recipe``); None keeps it.
+    train_options : dict, optional
+        Any other :class:`~visionkit.deep.train.TrainConfig` field (e.g. ``{"tta": 1}``).
+    validation_fraction : float
+        Held out (stratified by the random state) for per-epoch evaluation and early stopping.
+    patience : int, optional
+        Early stopping patience (needs ``validation_fraction > 0``).
+    device : str
+        "auto" (CUDA when available), "cpu", "cuda".
+    random_state : int
+        Seeds the initial weights, batch order and augmentation.
+    progress : bool
+        Show a progress bar.
+
+    Attributes
+    ----------
+    classes_ : ndarray (K,)
+    model_ : nn.Module
+    mean_, std_ : list of float
+        Per-channel normalisation learnt from the training images.
+    img_size_ : int
+    history_ : list of dict
+    """
+
+    def __init__(self, model: str = "resnet20", *, img_size: int | None = None, epochs: int | None = None,
+                 batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
+                 weight_decay: float | None = None, label_smoothing: float | None = None, augment: str | None = None,
+                 train_options: dict | None = None, validation_fraction: float = 0.0, patience: int | None = None,
+                 device: str = "auto", random_state: int = 0, progress: bool = False) -> None:
+        self.model = model
+        self.img_size = img_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.label_smoothing = label_smoothing
+        self.augment = augment
+        self.train_options = train_options
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def _train_config(self, n: int) -> TrainConfig:
+        recipe = dict(get_model_spec(self.model).recipe)
+        for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "label_smoothing", "augment"):
+            if getattr(self, key) is not None:
+                recipe[key] = getattr(self, key)
+        recipe.update(self.train_options or {})
+        recipe.update(device=self.device, seed=int(self.random_state), progress=self.progress, patience=self.patience)
+        recipe["batch_size"] = max(1, min(int(recipe.get("batch_size", 128)), n))
+        return TrainConfig.from_dict(recipe)
+
+    def _size_for(self, images: Any) -> int | None:
+        spec = get_model_spec(self.model)
+        if self.img_size is not None:
+            if self.img_size < spec.min_size:
+                raise VisionkitError(f"img_size: model {self.model!r} needs at least {spec.min_size}, got {self.img_size}")
+            return int(self.img_size)
+        if isinstance(images, (list, tuple)):
+            return max(spec.min_size, 64)
+        h = np.asarray(images).shape[1]
+        return max(int(h), spec.min_size) if not spec.fixed_size else spec.default_img_size
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"this DeepClassifier({self.model!r}) is not fitted yet; call fit(images, labels) first")
+
+    def _inputs(self, images: Any) -> torch.Tensor:
+        x = prepare_images(images, self.img_size_)
+        if x.shape[1] != self.in_chans_:
+            raise VisionkitError(f"images: the model was trained on {self.in_chans_}-channel images, got {x.shape[1]} channels")
+        return x
+
+    # ------------------------------------------------------------------------------ estimator
+
+    def fit(self, images: Any, labels: Any) -> "DeepClassifier":
+        """Train on uint8 images (N, H, W, C) and labels (N,); returns ``self``."""
+        size = self._size_for(images)
+        x = prepare_images(images, size)
+        y_raw = np.asarray(labels)
+        if y_raw.ndim != 1 or len(y_raw) != len(x):
+            raise VisionkitError(f"labels: expected shape ({len(x)},), got {describe(y_raw)}")
+        self.classes_, y = np.unique(y_raw, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise VisionkitError(f"labels: expected at least 2 classes, got {len(self.classes_)}")
+        val = None
+        train_idx = np.arange(len(x))
+        if self.validation_fraction:
+            from sklearn.model_selection import train_test_split
+
+            train_idx, val_idx = train_test_split(train_idx, test_size=self.validation_fraction, stratify=y,
+                                                  random_state=self.random_state)
+            val = (x[val_idx], y[val_idx])
+        config = self._train_config(len(train_idx))
+        self.img_size_, self.in_chans_ = size, int(x.shape[1])
+        self.model_ = create_model(self.model, num_classes=len(self.classes_), in_chans=self.in_chans_, img_size=size,
+                                   seed=int(self.random_state))
+        result = fit(self.model_, x[train_idx], y[train_idx], config, val=val)
+        self.mean_, self.std_, self.history_ = result.mean, result.std, result.history
+        self.tta_ = config.tta
+        self.train_time_s_ = result.train_time_s
+        return self
+
+    def _logits(self, images: Any) -> torch.Tensor:
+        self._check_fitted()
+        return predict_logits(self.model_, self._inputs(images), self.mean_, self.std_, tta=self.tta_, device=self.device,
+                              batch_size=500)
+
+    def predict_proba(self, images: Any) -> np.ndarray:
+        """Class probabilities (N, K), columns in the order of ``classes_``."""
+        return torch.softmax(self._logits(images), dim=1).numpy()
+
+    def predict(self, images: Any) -> np.ndarray:
+        """Predicted labels (N,)."""
+        index = self._logits(images).argmax(1).numpy()
+        return self.classes_[index]
+
+    @torch.no_grad()
+    def transform(self, images: Any) -> np.ndarray:
+        """Penultimate embeddings (N, D), float32 (the input of the final linear layer)."""
+        self._check_fitted()
+        x = self._inputs(images)
+        device = next(self.model_.parameters()).device
+        self.model_.eval()
+        out = [embeddings(self.model_, self._normalised(x[i:i + 500], device)).cpu() for i in range(0, len(x), 500)]
+        return torch.cat(out).numpy()
+
+    def _normalised(self, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+        x = normalize(x.to(device), self.mean_, self.std_)
+        p = next(self.model_.parameters())
+        if p.is_contiguous(memory_format=torch.channels_last) and p.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    @torch.no_grad()
+    def feature_maps(self, images: Any, layers: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Named intermediate maps ``{layer: (N, C, h, w) float32}``; default the registered early, middle, late layers."""
+        self._check_fitted()
+        device = next(self.model_.parameters()).device
+        self.model_.eval()
+        maps = feature_maps(self.model_, self._normalised(self._inputs(images), device), layers)
+        return {k: v.cpu().numpy() for k, v in maps.items()}
+
+    def first_conv_filters(self) -> np.ndarray:
+        """The first convolution's filters (out, in, kh, kw), float32."""
+        self._check_fitted()
+        return first_conv_filters(self.model_).numpy()
+
+    # ------------------------------------------------------------------------------ persistence
+
+    def save(self, path: str | Path) -> tuple[Path, Path]:
+        """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (everything else)."""
+        self._check_fitted()
+        params = {k: v for k, v in self.get_params().items()}
+        config = dict(kind="visionkit-deep-classifier", params=params, model=self.model_.visionkit_config,
+                      classes=self.classes_.tolist(), mean=self.mean_, std=self.std_, img_size=self.img_size_,
+                      in_chans=self.in_chans_, tta=self.tta_, history=self.history_)
+        return save_checkpoint(path, self.model_.state_dict(), config)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "auto") -> "DeepClassifier":
+        """Rebuild a classifier written by :meth:`save` (safetensors only; a pickle is refused)."""
+        tensors, config = load_checkpoint(path)
+        if config.get("kind") != "visionkit-deep-classifier":
+            raise VisionkitError(f"{str(path)!r}: expected a DeepClassifier checkpoint, got kind={config.get('kind')!r}")
+        params = dict(config["params"], device=device)
+        est = cls(**params)
+        model_cfg = dict(config["model"])
+        name = model_cfg.pop("name")
+        est.model_ = create_model(name, **model_cfg)
+        est.model_.load_state_dict(tensors)
+        est.model_.to(resolve_device(device)).eval()
+        est.classes_ = np.asarray(config["classes"])
+        est.mean_, est.std_, est.img_size_ = config["mean"], config["std"], config["img_size"]
+        est.in_chans_, est.tta_, est.history_ = config["in_chans"], config["tta"], config["history"]
+        return est

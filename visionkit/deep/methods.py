@@ -1,0 +1,103 @@
+"""The deep methods the benchmark harness runs, registered in :mod:`visionkit.registry` (family "deep").
+
+Each factory returns an estimator with the harness protocol (``fit``, ``predict``,
+``predict_proba``, ``transform`` on uint8 (N, H, W, C) images). Defaults are small (a few epochs)
+so that they run in seconds on 8x8 digits, upscaled to the model's minimum size, and in minutes on
+32x32 images on two CPU cores; pass ``epochs=`` etc. for more.
+
+==================  =====================================================================
+method              what it is
+==================  =====================================================================
+lenet               LeNet-5 (AdamW, no augmentation), 10 epochs
+resnet              CIFAR ResNet-20, Nesterov SGD, crop + flip, 8 epochs
+vit                 ViT with 4x4 patches and the course's attention, AdamW, 10 epochs
+convnext            ConvNeXt (atto widths, 2x2 stem), AdamW, 8 epochs
+efficientnet        torchvision EfficientNet-B0 from scratch, AdamW, 8 epochs
+airbench            airbench94's net and recipe, 10 epochs
+cnn-features-svm    a trained CNN's penultimate embeddings, L2-normalised, into a LinearSVC
+==================  =====================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.svm import LinearSVC
+
+from .. import registry
+from .estimator import DeepClassifier
+
+__all__ = ["CNNFeaturesSVM"]
+
+
+def _factory(model: str, **defaults: Any):
+    def make(**params: Any) -> DeepClassifier:
+        return DeepClassifier(model, **{**defaults, **params})
+
+    make.__name__ = f"make_{model}"
+    return make
+
+
+registry.register("lenet", _factory("lenet5", epochs=10), family="deep",
+                  description="LeNet-5 as the course draws it (tanh, average pools), AdamW, 10 epochs")
+registry.register("resnet", _factory("resnet20", epochs=8), family="deep",
+                  description="CIFAR ResNet-20 (3x3 stem), Nesterov SGD, one-cycle, crop + flip, 8 epochs")
+registry.register("vit", _factory("vit_cifar", epochs=10, augment="crop-flip"), family="deep",
+                  description="ViT, 4x4 patches, the course's self-attention, sin-cos positions, AdamW, 10 epochs")
+registry.register("convnext", _factory("convnext_atto_cifar", epochs=8), family="deep",
+                  description="ConvNeXt at atto scale with a 2x2 stem, AdamW, 8 epochs")
+registry.register("efficientnet", _factory("efficientnet_b0", epochs=8), family="deep",
+                  description="torchvision EfficientNet-B0 trained from scratch, AdamW, 8 epochs")
+registry.register("airbench", _factory("airbench94", epochs=10), family="deep",
+                  description="airbench94's net and recipe (whitening, lookahead, TTA), 10 epochs")
+
+
+class CNNFeaturesSVM(ClassifierMixin, BaseEstimator):
+    """A trained CNN's penultimate embeddings, L2-normalised, classified by a linear SVM.
+
+    The same kind of linear SVM as the classical side (``sklearn.svm.LinearSVC``), so the comparison
+    is between features, not classifiers.
+
+    Parameters
+    ----------
+    cnn : str
+        A registered model name for the feature extractor (trained on the same data first).
+    C : float
+        The SVM's regularisation.
+    cnn_options : dict, optional
+        Options for :class:`DeepClassifier` (e.g. ``{"epochs": 5}``).
+    random_state : int
+    """
+
+    def __init__(self, cnn: str = "resnet20", *, C: float = 1.0, cnn_options: dict | None = None, random_state: int = 0) -> None:
+        self.cnn = cnn
+        self.C = C
+        self.cnn_options = cnn_options
+        self.random_state = random_state
+
+    @staticmethod
+    def _l2(features: np.ndarray) -> np.ndarray:
+        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+
+    def fit(self, images: Any, labels: Any) -> "CNNFeaturesSVM":
+        opts = {"epochs": 8, **(self.cnn_options or {})}
+        self.cnn_ = DeepClassifier(self.cnn, random_state=self.random_state, **opts).fit(images, labels)
+        self.svm_ = LinearSVC(C=self.C, random_state=self.random_state).fit(self.transform(images), labels)
+        self.classes_ = self.svm_.classes_
+        return self
+
+    def transform(self, images: Any) -> np.ndarray:
+        """L2-normalised penultimate embeddings (N, D)."""
+        return self._l2(self.cnn_.transform(images))
+
+    def decision_function(self, images: Any) -> np.ndarray:
+        return self.svm_.decision_function(self.transform(images))
+
+    def predict(self, images: Any) -> np.ndarray:
+        return self.svm_.predict(self.transform(images))
+
+
+registry.register("cnn-features-svm", CNNFeaturesSVM, family="deep",
+                  description="ResNet-20 embeddings (trained on the data), L2-normalised, into a LinearSVC")

@@ -1,0 +1,602 @@
+"""The training loop: one readable function, all hyper-parameters in one dataclass.
+
+Data stay in memory as uint8 tensors (N, C, H, W); each batch is converted, normalised and augmented
+as a whole tensor on the training device (random crop with padding and flips, plus cutout and
+colour jitter for ``augment="strong"``), never image by image through PIL.
+
+* optimisers: SGD with Nesterov momentum, or AdamW; biases and norm parameters can get their own
+  learning-rate scale (airbench's 64x on BN shifts) and no weight decay;
+* schedules (per step): ``"triangle"`` (one-cycle: linear warm-up from ``start_factor`` to 1, then
+  linear decay to ``end_factor``) or ``"cosine"`` (linear warm-up, cosine to 0); with a time budget
+  the schedule runs on elapsed time instead of steps;
+* label smoothing, lookahead (airbench's EMA every 5 steps), test-time flip/translate augmentation;
+* bf16 autocast on the CPU, mixed precision and channels-last on CUDA;
+* seeding through ``seed`` only: torch's global generator is forked and restored;
+* a tqdm bar with loss and accuracy, evaluation each epoch, early stopping, checkpoints every epoch
+  and resuming from one.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validate import VisionkitError, describe
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "fit",
+    "evaluate",
+    "predict_logits",
+    "augment_batch",
+    "random_crop_flip",
+    "lr_factor",
+    "normalize",
+    "channel_stats",
+    "to_tensor_images",
+    "resolve_device",
+]
+
+
+@dataclass
+class TrainConfig:
+    """Every training hyper-parameter, in one place.
+
+    Attributes
+    ----------
+    epochs : int
+    batch_size : int
+    optimizer : {"sgd", "adamw"}
+        SGD uses (Nesterov) momentum ``momentum``; AdamW betas (0.9, 0.999).
+    lr : float
+        Peak learning rate (for the mean loss over a batch).
+    momentum : float
+    nesterov : bool
+    weight_decay : float
+        PyTorch's (coupled for SGD, decoupled for AdamW) weight decay of the weight matrices/filters.
+    bias_lr_scale : float
+        Learning-rate multiplier of biases and norm parameters (1-D tensors).
+    bias_weight_decay : bool
+        Decay those too, at the same per-step rate as the weights (airbench); else no decay.
+    schedule : {"triangle", "cosine", "constant"}
+    warmup : float
+        Fraction of training spent warming up.
+    start_factor, end_factor : float
+        Learning-rate factors at the start of warm-up and at the end ("triangle").
+    label_smoothing : float
+    augment : {"none", "crop-flip", "strong"}
+    pad : int
+        Padding of the random crop (pixels).
+    pad_mode : {"reflect", "constant"}
+    lookahead : bool
+        airbench's lookahead: every 5 steps the weights move to an EMA of themselves, whose rate
+        rises to 1 at the end.
+    tta : {0, 1, 2}
+        Test-time augmentation for evaluation: 0 none, 1 flip, 2 flip and 1-pixel translations.
+    amp : bool or None
+        bf16 autocast on CPU / mixed precision on CUDA; None: on.
+    channels_last : bool or None
+        None: on for CUDA, and for the CPU when ``amp`` is on.
+    device : str
+        "auto" (CUDA when available), "cpu", "cuda", ...
+    seed : int
+        Seeds initial batch order, augmentation and dropout (forked generator, no global effect).
+    patience : int or None
+        Early stopping: stop after this many epochs without a better validation accuracy, and keep
+        the best weights.
+    time_budget_s : float or None
+        Stop training after this many seconds (evaluation not counted); the schedule then follows
+        ``max(step / total steps, elapsed / budget)``, so the learning rate reaches its end value
+        when the budget or the epochs run out, whichever comes first (not bit-reproducible).
+    eval_batch_size : int
+    progress : bool
+        A tqdm bar per epoch.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    bias_lr_scale: float = 1.0
+    bias_weight_decay: bool = False
+    schedule: str = "triangle"
+    warmup: float = 0.2
+    start_factor: float = 0.1
+    end_factor: float = 0.0
+    label_smoothing: float = 0.0
+    augment: str = "crop-flip"
+    pad: int = 4
+    pad_mode: str = "reflect"
+    lookahead: bool = False
+    tta: int = 0
+    amp: bool | None = None
+    channels_last: bool | None = None
+    device: str = "auto"
+    seed: int = 0
+    patience: int | None = None
+    time_budget_s: float | None = None
+    eval_batch_size: int = 1000
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        choices = dict(optimizer=("sgd", "adamw"), schedule=("triangle", "cosine", "constant"),
+                       augment=("none", "crop-flip", "strong"), pad_mode=("reflect", "constant"))
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise VisionkitError(f"{name}: expected one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise VisionkitError(f"{name}: expected an integer >= 1, got {describe(v)}")
+        if not (0 <= self.warmup < 1) or self.lr <= 0 or not (0 <= self.label_smoothing < 1) or self.tta not in (0, 1, 2):
+            raise VisionkitError(f"expected 0 <= warmup < 1, lr > 0, 0 <= label_smoothing < 1 and tta in (0, 1, 2), "
+                                 f"got warmup={self.warmup}, lr={self.lr}, label_smoothing={self.label_smoothing}, tta={self.tta}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise VisionkitError(f"unknown training option(s) {unknown}; expected some of: {', '.join(sorted(known))}")
+        return cls(**d)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` returns: per-epoch history, the normalisation, timings."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    train_time_s: float = 0.0
+    epochs_run: int = 0
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+
+# ------------------------------------------------------------------------------------ data helpers
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is CUDA when available, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def to_tensor_images(images: Any, *, name: str = "images") -> torch.Tensor:
+    """uint8 images (N, H, W, C) (numpy) -> a uint8 tensor (N, C, H, W); a uint8 (N, C, H, W) tensor passes."""
+    if isinstance(images, torch.Tensor):
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise VisionkitError(f"{name}: expected a uint8 tensor (N, C, H, W), got {describe(images)}")
+        return images
+    arr = np.asarray(images) if not isinstance(images, np.ndarray) else images
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] not in (1, 3) or len(arr) == 0:
+        raise VisionkitError(f"{name}: expected uint8 images of shape (N, H, W, C) with C = 1 or 3, got {describe(arr)}")
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).contiguous()
+
+
+def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of uint8 images (N, C, H, W), on the [0, 1] scale."""
+    x = images[: 20000].float().div_(255)
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    return mean.tolist(), std.tolist()
+
+
+def normalize(images: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 ``(x / 255 - mean) / std`` per channel."""
+    m = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
+    return (images.float() / 255 - m) / s
+
+
+def random_crop_flip(x: torch.Tensor, *, pad: int, generator: torch.Generator, flip: bool = True,
+                     pad_mode: str = "reflect") -> torch.Tensor:
+    """Random ``pad``-pixel translation (crop of the padded batch) and horizontal flip, per image.
+
+    Parameters
+    ----------
+    x : Tensor, shape (B, C, H, W), float
+    pad : int
+    generator : torch.Generator
+        On the CPU; draws the shifts and flips.
+
+    Returns
+    -------
+    Tensor, shape (B, C, H, W)
+    """
+    b, c, h, w = x.shape
+    if pad > 0:
+        xp = F.pad(x, (pad,) * 4, mode=pad_mode)
+        dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+        dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+        rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])  # (B, H)
+        cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])  # (B, W)
+        xp = xp.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
+        x = xp.gather(3, cols[:, None, None, :].expand(b, c, h, w))
+    if flip:
+        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+        x = torch.where(mask[:, None, None, None], x.flip(3), x)
+    return x
+
+
+def _cutout(x: torch.Tensor, generator: torch.Generator, frac: float = 0.5) -> torch.Tensor:
+    """Zero one random square of side ``frac * H`` per image (random erasing / cutout)."""
+    b, _, h, w = x.shape
+    s = max(1, int(round(frac * min(h, w))))
+    cy = torch.randint(0, h, (b,), generator=generator).to(x.device)
+    cx = torch.randint(0, w, (b,), generator=generator).to(x.device)
+    ys = torch.arange(h, device=x.device)[None, :]
+    xs = torch.arange(w, device=x.device)[None, :]
+    in_y = ((ys - cy[:, None] + s // 2) >= 0) & ((ys - cy[:, None] + s // 2) < s)
+    in_x = ((xs - cx[:, None] + s // 2) >= 0) & ((xs - cx[:, None] + s // 2) < s)
+    box = in_y[:, :, None] & in_x[:, None, :]
+    return x.masked_fill(box[:, None], 0.0)
+
+
+def augment_batch(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """Apply ``config.augment`` to a normalised float batch (B, C, H, W)."""
+    if config.augment == "none":
+        return x
+    x = random_crop_flip(x, pad=config.pad, generator=generator, pad_mode=config.pad_mode)
+    if config.augment == "strong":
+        b = x.shape[0]
+        # brightness / contrast jitter (on normalised values: a shift and a scale), then cutout
+        scale = 1 + 0.4 * (torch.rand(b, 1, 1, 1, generator=generator) - 0.5)
+        shift = 0.4 * (torch.rand(b, 1, 1, 1, generator=generator) - 0.5)
+        x = x * scale.to(x.device) + shift.to(x.device)
+        x = _cutout(x, generator)
+    return x
+
+
+def lr_factor(progress: float, config: TrainConfig) -> float:
+    """The learning-rate multiplier at ``progress`` in [0, 1] of training."""
+    p = min(max(progress, 0.0), 1.0)
+    if config.schedule == "constant":
+        return 1.0
+    if config.warmup > 0 and p < config.warmup:
+        f = p / config.warmup
+        return config.start_factor * (1 - f) + f
+    f = (p - config.warmup) / (1 - config.warmup)
+    if config.schedule == "triangle":
+        return (1 - f) + config.end_factor * f
+    return config.end_factor + (1 - config.end_factor) * 0.5 * (1 + math.cos(math.pi * f))
+
+
+# ---------------------------------------------------------------------------------- optimisation
+
+
+def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    decay, other = [], []
+    for p in model.parameters():
+        (decay if p.ndim > 1 else other).append(p)
+    lr_b = config.lr * config.bias_lr_scale
+    wd_b = config.weight_decay / config.bias_lr_scale if config.bias_weight_decay else 0.0
+    if config.optimizer == "adamw" and config.bias_weight_decay:
+        wd_b = config.weight_decay  # decoupled: lr * wd per step, scaled with lr like the weights
+    return [dict(params=decay, lr=config.lr, weight_decay=config.weight_decay, base_lr=config.lr),
+            dict(params=other, lr=lr_b, weight_decay=wd_b, base_lr=lr_b)]
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    groups = _param_groups(model, config)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov and config.momentum > 0)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999))
+
+
+class _Lookahead:
+    """airbench's lookahead: an EMA of the whole state (weights and BN statistics), pulled in every 5 steps."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.ema = {k: v.detach().clone() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, decay: float) -> None:
+        state = model.state_dict()
+        for k, e in self.ema.items():
+            e.lerp_(state[k], 1 - decay)
+            state[k].copy_(e)
+
+
+def _autocast(device: torch.device, amp: bool):
+    if not amp:
+        return torch.autocast(device.type, enabled=False)
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+# ------------------------------------------------------------------------------------ evaluation
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], *, tta: int = 0,
+                   batch_size: int = 1000, device: str | torch.device = "auto", amp: bool | None = None,
+                   resize_to: int | None = None) -> torch.Tensor:
+    """Logits (N, K) of uint8 images (N, C, H, W), in evaluation mode, optionally with test-time augmentation.
+
+    ``tta=1`` averages the image and its mirror; ``tta=2`` also 1-pixel translations (airbench's level 2).
+    """
+    device = resolve_device(device)
+    amp = True if amp is None else amp
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        for i in range(0, len(images), batch_size):
+            x = normalize(images[i:i + batch_size].to(device, non_blocking=True), mean, std)
+            if resize_to is not None and x.shape[-1] != resize_to:
+                x = F.interpolate(x, size=(resize_to, resize_to), mode="bilinear", align_corners=False, antialias=True)
+            if device.type == "cuda" or amp:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with _autocast(device, amp):
+                out.append(_tta_logits(model, x, tta).float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+def _tta_logits(model: nn.Module, x: torch.Tensor, tta: int) -> torch.Tensor:
+    if tta == 0:
+        return model(x)
+    mirror = 0.5 * (model(x) + model(x.flip(3)))
+    if tta == 1:
+        return mirror
+    h, w = x.shape[-2:]
+    xp = F.pad(x, (1,) * 4, mode="reflect")
+    shifted = [xp[:, :, :h, :w], xp[:, :, 2:h + 2, 2:w + 2]]
+    shifted_logits = torch.stack([0.5 * (model(s) + model(s.flip(3))) for s in shifted]).mean(0)
+    return 0.5 * mirror + 0.5 * shifted_logits
+
+
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: list[float], std: list[float], *,
+             tta: int = 0, batch_size: int = 1000, device: str | torch.device = "auto", amp: bool | None = None) -> dict[str, float]:
+    """Accuracy and mean cross-entropy of ``model`` on uint8 images (N, C, H, W) and labels (N,)."""
+    logits = predict_logits(model, images, mean, std, tta=tta, batch_size=batch_size, device=device, amp=amp)
+    labels = torch.as_tensor(labels)
+    return dict(acc=(logits.argmax(1) == labels).float().mean().item(), loss=F.cross_entropy(logits, labels).item())
+
+
+# ---------------------------------------------------------------------------------------- fit
+
+
+def fit(
+    model: nn.Module,
+    images: Any,
+    labels: Any,
+    config: TrainConfig | None = None,
+    *,
+    val: tuple[Any, Any] | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    callback: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on uint8 images (N, H, W, C) (or a uint8 tensor (N, C, H, W)) and int labels (N,).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps normalised float (B, C, H, W) to logits. If it has ``prepare_training(inputs)`` it is
+        called once with up to 5,000 normalised training images (airbench's whitening), and
+        ``on_train_epoch(epoch)`` at the start of every epoch.
+    images, labels
+        The training set.
+    config : TrainConfig
+    val : (images, labels), optional
+        Evaluated after every epoch (with ``config.tta``); needed for early stopping.
+    mean, std : list of float, optional
+        Normalisation; default: the training set's per-channel statistics.
+    checkpoint : path, optional
+        Written (safetensors + JSON) at the end of every epoch with everything needed to resume.
+    resume : bool
+        Continue from ``checkpoint`` if it exists (same config): the model, optimiser, schedule,
+        lookahead and random generator are restored, and training goes on from the next epoch.
+    callback : callable, optional
+        Called with each epoch's record.
+
+    Returns
+    -------
+    TrainResult
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    x_all = to_tensor_images(images)
+    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if y_all.ndim != 1 or len(y_all) != len(x_all):
+        raise VisionkitError(f"labels: expected an int array of shape ({len(x_all)},), got {describe(labels)}")
+    if val is not None:
+        val = (to_tensor_images(val[0], name="val images"), torch.as_tensor(np.asarray(val[1]), dtype=torch.long))
+    if config.patience is not None and val is None:
+        raise VisionkitError("patience: early stopping needs a validation set, got val=None")
+    device = resolve_device(config.device)
+    amp = True if config.amp is None else config.amp
+    # channels-last pays on CUDA, and on the CPU with bf16 (oneDNN's fast path: ~2.3x fp32 for airbench94
+    # on 2 cores here), but slows fp32 CPU convolutions down
+    channels_last = (device.type == "cuda" or amp) if config.channels_last is None else config.channels_last
+    if mean is None or std is None:
+        mean, std = channel_stats(x_all)
+    result = TrainResult(mean=list(mean), std=list(std))
+
+    n = len(x_all)
+    steps_per_epoch = max(1, n // config.batch_size)  # the last partial batch is dropped (BN-safe)
+    total_steps = steps_per_epoch * config.epochs
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    x_dev, y_dev = x_all.to(device), y_all.to(device)
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        gen = torch.Generator().manual_seed(config.seed)
+        if hasattr(model, "prepare_training"):
+            sub = torch.randperm(n, generator=gen)[:5000]
+            model.prepare_training(normalize(x_dev[sub.to(device)], mean, std))
+        optimizer = _make_optimizer(model, config)
+        lookahead = _Lookahead(model) if config.lookahead else None
+        start_epoch, step, elapsed = 0, 0, 0.0
+        best_acc, best_state, bad_epochs = -1.0, None, 0
+
+        if resume and checkpoint is not None and _exists(checkpoint):
+            start_epoch, step, elapsed, state = _load_train_state(checkpoint, model, optimizer, lookahead, gen, config)
+            result.history = state["history"]
+            best_acc, bad_epochs = state["best_acc"], state["bad_epochs"]
+            result.best_epoch = state["best_epoch"]
+
+        t_start = time.perf_counter() - elapsed
+        cpu_start = time.process_time()  # CPU seconds of this process (all threads): shows contention
+        for epoch in range(start_epoch, config.epochs):
+            if hasattr(model, "on_train_epoch"):
+                model.on_train_epoch(epoch)
+            model.train()
+            order = torch.randperm(n, generator=gen).to(device)
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
+                       leave=False, dynamic_ncols=True)
+            loss_sum = correct = seen = 0.0
+            out_of_time = False
+            for i in bar:
+                progress = step / total_steps
+                if config.time_budget_s is not None:
+                    progress = max(progress, (time.perf_counter() - t_start) / config.time_budget_s)
+                    if progress >= 1:
+                        out_of_time = True
+                        break
+                factor = lr_factor(progress, config)
+                for g in optimizer.param_groups:
+                    g["lr"] = g["base_lr"] * factor
+                idx = order[i * config.batch_size:(i + 1) * config.batch_size]
+                x = augment_batch(normalize(x_dev[idx], mean, std), config, gen)
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                y = y_dev[idx]
+                with _autocast(device, amp):
+                    logits = model(x)
+                    loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                if lookahead is not None and step % 5 == 0:
+                    # airbench: decay 0.95^5 scaled by progress^3, ending at 1 (weights = EMA)
+                    lookahead.update(model, 0.95 ** 5 * min(progress, 1.0) ** 3)
+                loss_sum += loss.item() * len(y)
+                correct += (logits.argmax(1) == y).sum().item()
+                seen += len(y)
+                if config.progress and i % 5 == 0:
+                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{factor * config.lr:.3g}")
+            bar.close()
+            last = out_of_time or epoch == config.epochs - 1
+            if lookahead is not None and last:
+                lookahead.update(model, 1.0)
+            elapsed = time.perf_counter() - t_start
+            record = dict(epoch=epoch + 1, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
+                          time_s=elapsed, cpu_s=time.process_time() - cpu_start, lr=factor * config.lr, steps=step)
+            if val is not None:
+                t_eval = time.perf_counter()
+                ev = evaluate(model, val[0], val[1], mean, std, tta=config.tta if last else 0, device=device, amp=amp,
+                              batch_size=config.eval_batch_size)
+                record.update(val_acc=ev["acc"], val_loss=ev["loss"], eval_s=time.perf_counter() - t_eval)
+                t_start += time.perf_counter() - t_eval  # evaluation does not count as training time
+                if ev["acc"] > best_acc:
+                    best_acc, bad_epochs, result.best_epoch = ev["acc"], 0, epoch + 1
+                    if config.patience is not None:
+                        best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_epochs += 1
+            result.history.append(record)
+            if config.progress:
+                tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            if callback is not None:
+                callback(record)
+            if checkpoint is not None:
+                _save_train_state(checkpoint, model, optimizer, lookahead, gen, config, epoch + 1, step, elapsed, result,
+                                  best_acc, bad_epochs)
+            if config.patience is not None and bad_epochs >= config.patience:
+                result.stopped_early = True
+                break
+            if out_of_time:
+                break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+    result.epochs_run = len(result.history)
+    result.train_time_s = result.history[-1]["time_s"] if result.history else 0.0
+    model.eval()
+    return result
+
+
+# ---------------------------------------------------------------------------------- resume state
+
+
+def _exists(checkpoint: str | Path) -> bool:
+    from .checkpoint import checkpoint_paths
+
+    return all(p.is_file() for p in checkpoint_paths(checkpoint))
+
+
+def _save_train_state(path, model, optimizer, lookahead, gen, config, epoch, step, elapsed, result, best_acc, bad_epochs) -> None:
+    from .checkpoint import save_checkpoint
+
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_state = optimizer.state_dict()
+    slots = {}
+    for pid, st in opt_state["state"].items():
+        for key, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"optim.{pid}.{key}"] = v
+            else:
+                slots[f"{pid}.{key}"] = v
+    if lookahead is not None:
+        tensors.update({f"lookahead.{k}": v for k, v in lookahead.ema.items()})
+    tensors["generator"] = gen.get_state()
+    tensors["torch_rng"] = torch.get_rng_state()  # dropout / stochastic depth draw from it
+    groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]} for g in opt_state["param_groups"]]
+    save_checkpoint(path, tensors, dict(
+        kind="visionkit-train-state", model=getattr(model, "visionkit_config", None), train_config=asdict(config),
+        epoch=epoch, step=step, elapsed_s=elapsed, optimizer_groups=groups, optimizer_scalars=slots,
+        history=result.history, mean=result.mean, std=result.std, best_acc=best_acc, bad_epochs=bad_epochs,
+        best_epoch=result.best_epoch))
+
+
+def _load_train_state(path, model, optimizer, lookahead, gen, config):
+    from .checkpoint import load_checkpoint
+
+    tensors, state = load_checkpoint(path)
+    if state.get("kind") != "visionkit-train-state":
+        raise VisionkitError(f"resume: {str(path)!r} is not a training-state checkpoint (kind={state.get('kind')!r})")
+    if state["train_config"] != asdict(config):
+        diff = {k: (state["train_config"].get(k), v) for k, v in asdict(config).items() if state["train_config"].get(k) != v}
+        raise VisionkitError(f"resume: the checkpoint was written with other training options {diff} (saved, now)")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt_state: dict[str, Any] = {"state": {}, "param_groups": state["optimizer_groups"]}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, key = k.split(".", 2)
+            opt_state["state"].setdefault(int(pid), {})[key] = v
+    for k, v in state["optimizer_scalars"].items():
+        pid, key = k.split(".", 1)
+        opt_state["state"].setdefault(int(pid), {})[key] = v
+    optimizer.load_state_dict(opt_state)
+    if lookahead is not None:
+        for k in lookahead.ema:
+            lookahead.ema[k].copy_(tensors[f"lookahead.{k}"])
+    gen.set_state(tensors["generator"])
+    torch.set_rng_state(tensors["torch_rng"])
+    return state["epoch"], state["step"], state["elapsed_s"], state
