@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from visionkit import VisionkitError
-from visionkit.viz.deep import attention_maps, attention_rollout, feature_maps, first_conv, grad_cam, pick_layers
+from visionkit.viz.deep import attention_maps, attention_rollout, grad_cam
 
 
 def _toy(n, generator):
@@ -82,14 +82,3 @@ def test_attention_maps_and_rollout():
         attention_rollout(maps, grid=(3, 3))
     with pytest.raises(VisionkitError, match="self-attention"):
         attention_maps(_cnn(), x)
-
-
-def test_feature_maps_and_first_conv():
-    model = _cnn()
-    layers = pick_layers(model, 2)
-    assert layers == ["0", "2"]
-    fm = feature_maps(model, torch.rand(3, 1, 32, 32), layers)
-    assert fm["0"].shape == (3, 4, 32, 32) and fm["2"].shape == (3, 8, 32, 32)
-    assert first_conv(model) is model[0]
-    with pytest.raises(VisionkitError, match="unknown layer"):
-        feature_maps(model, torch.rand(1, 1, 8, 8), ["nope"])

@@ -1,7 +1,7 @@
-"""What a network looks at: Grad-CAM, attention rollout, first-layer filters, feature maps.
+"""What a network looks at: Grad-CAM and attention rollout.
 
-The functions work on any ``torch.nn.Module`` and a preprocessed input tensor (B, C, H, W); the
-figure functions in :mod:`visionkit.viz.figures` draw their results.
+The functions work on any ``torch.nn.Module`` and a preprocessed input tensor (B, C, H, W); named
+feature maps and first-layer filters come from :mod:`visionkit.deep.features`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from torch import nn
 
 from .._validate import VisionkitError
 
-__all__ = ["grad_cam", "attention_maps", "attention_rollout", "first_conv", "feature_maps", "pick_layers"]
+__all__ = ["grad_cam", "attention_maps", "attention_rollout"]
 
 
 def _check_input(input: torch.Tensor) -> None:
@@ -134,41 +134,3 @@ def attention_rollout(maps: Sequence[torch.Tensor], *, grid: tuple[int, int], re
     flow = flow - flow.amin(dim=(1, 2), keepdim=True)
     flow = flow / flow.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
     return flow.cpu().numpy().astype(np.float32)
-
-
-def first_conv(model: nn.Module) -> nn.Conv2d:
-    """The first ``nn.Conv2d`` of a model (its filters are what the network learned to look for first)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            return m
-    raise VisionkitError(f"first_conv: expected a model with a Conv2d layer, found none in {type(model).__name__}")
-
-
-def pick_layers(model: nn.Module, n: int = 3) -> list[str]:
-    """Names of ``n`` spatial layers spread from early to late (conv layers and blocks with 4-D output)."""
-    names = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d) and name]
-    if not names:
-        raise VisionkitError(f"pick_layers: expected conv layers in {type(model).__name__}, found none")
-    idx = np.unique(np.linspace(0, len(names) - 1, n).round().astype(int))
-    return [names[i] for i in idx]
-
-
-def feature_maps(model: nn.Module, input: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-    """Outputs of the named layers for ``input`` (forward hooks), each (B, C, h, w)."""
-    _check_input(input)
-    modules = dict(model.named_modules())
-    missing = [l for l in layers if l not in modules]
-    if missing:
-        raise VisionkitError(f"feature_maps: unknown layer(s) {missing}; expected names from model.named_modules(), e.g. {pick_layers(model)}")
-    out: dict[str, torch.Tensor] = {}
-    handles = [modules[l].register_forward_hook(lambda _m, _i, o, l=l: out.__setitem__(l, o.detach())) for l in layers]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(input)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return out
