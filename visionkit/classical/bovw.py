@@ -31,6 +31,7 @@ An image with no descriptors (a blank image under Harris) is encoded as all zero
 from __future__ import annotations
 
 import math
+import time
 from functools import partial
 from typing import Any, Callable, Literal, Sequence
 
@@ -219,16 +220,32 @@ def _sample_chunk(feats: list[LocalFeatures], chunk: int, *, per_image: int, see
     return np.concatenate(out).astype(np.float32)
 
 
-def _run_chunks(fn: Callable, imgs: list, params: dict, post: Callable, n_jobs: int | None, chunk_size: int) -> list:
+def _run_chunks(
+    fn: Callable, imgs: list, params: dict, post: Callable, n_jobs: int | None, chunk_size: int, timings: dict | None = None
+) -> list:
+    """Run ``post(descriptors of a chunk, chunk index)`` over chunks of images, in parallel.
+
+    ``timings`` (if given) receives the seconds spent in the descriptor and in ``post``, summed over
+    the workers (CPU-seconds of work, not wall time).
+    """
     chunks = [imgs[i : i + chunk_size] for i in range(0, len(imgs), chunk_size)]
 
     def job(c, i):
-        return post([fn(im, **params) for im in c], i)
+        t0 = time.perf_counter()
+        feats = [fn(im, **params) for im in c]
+        t1 = time.perf_counter()
+        out = post(feats, i)
+        return out, t1 - t0, time.perf_counter() - t1
 
     if n_jobs in (None, 1) or len(chunks) == 1:
-        return [job(c, i) for i, c in enumerate(chunks)]
-    # return_as="generator" keeps only a few chunks' results in flight
-    return list(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(c, i) for i, c in enumerate(chunks)))
+        res = [job(c, i) for i, c in enumerate(chunks)]
+    else:
+        # return_as="generator" keeps only a few chunks' results in flight
+        res = list(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(c, i) for i, c in enumerate(chunks)))
+    if timings is not None:
+        timings["descriptors"] = timings.get("descriptors", 0.0) + sum(r[1] for r in res)
+        timings["post"] = timings.get("post", 0.0) + sum(r[2] for r in res)
+    return [r[0] for r in res]
 
 
 class BagOfVisualWords(TransformerMixin, BaseEstimator):
@@ -279,6 +296,11 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
     n_descriptors_fit_ : int
         Size of the sample the vocabulary was learnt on.
     n_features_out_ : int
+    timings_ : dict
+        Seconds spent in fit: descriptor extraction (summed over workers) and vocabulary
+        (whitening + k-means, wall).
+    last_transform_timings_ : dict
+        Seconds of the last ``transform``, summed over workers: descriptors and encoding.
 
     Notes
     -----
@@ -374,9 +396,11 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         seed = int(np.random.RandomState(rs).randint(2**31 - 1)) if not isinstance(rs, (int, np.integer)) else int(rs)
         per_image = max(1, math.ceil(self.max_descriptors / len(imgs)))
         fn = _descriptor_fn(self.descriptor)
+        t_fit = {}
         parts = _run_chunks(
-            fn, imgs, dict(self.descriptor_params or {}), partial(_sample_chunk, per_image=per_image, seed=seed), self.n_jobs, self.chunk_size
+            fn, imgs, dict(self.descriptor_params or {}), partial(_sample_chunk, per_image=per_image, seed=seed), self.n_jobs, self.chunk_size, t_fit
         )
+        t0 = time.perf_counter()
         parts = [p for p in parts if p.size]
         if not parts:
             raise VisionkitError(
@@ -403,6 +427,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
             random_state=seed,
         ).fit(sample)
         self.vocabulary_ = self.kmeans_.cluster_centers_.astype(np.float32)
+        self.timings_ = {"fit_descriptors_cpu_s": t_fit["descriptors"], "vocabulary_s": time.perf_counter() - t0}
         self.n_descriptors_fit_ = int(len(sample))
         width = k * sample.shape[1] if self.encoding == "vlad" else k
         self.n_features_out_ = sum(L * L for L in self.pyramid) * width
@@ -428,7 +453,9 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
             l2=self.l2,
         )
         fn = _descriptor_fn(self.descriptor)
-        parts = _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, self.chunk_size)
+        t = {}
+        parts = _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, self.chunk_size, t)
+        self.last_transform_timings_ = {"descriptors_cpu_s": t["descriptors"], "encoding_cpu_s": t["post"]}
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
