@@ -103,7 +103,7 @@ def _summary(values: list[float]) -> dict:
     return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "min": float(a.min()), "max": float(a.max()), "n": len(a)}
 
 
-def _run_pipeline(pipe, Xtr, ytr, Xte, yte, *, balanced: bool) -> dict:
+def _run_pipeline(pipe, Xtr, ytr, Xte, yte, *, balanced: bool, c_grid: list[float] | None = None, seed: int = 0) -> dict:
     """Fit and score a MethodPipeline step by step, timing each stage."""
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
@@ -131,6 +131,23 @@ def _run_pipeline(pipe, Xtr, ytr, Xte, yte, *, balanced: bool) -> dict:
             stages[f"{name}_s"] = t2 - t0
         print(f"    {name}: {t2 - t0:.1f} s -> {Ftr.shape if hasattr(Ftr, 'shape') else len(Ftr)}", flush=True)
     clf = steps[-1][1]
+    selection = None
+    if c_grid:
+        # choose C on a seeded 10 % of the training set held out (never on the test set)
+        from sklearn.base import clone
+        from sklearn.model_selection import train_test_split
+
+        t0 = time.perf_counter()
+        a, b = train_test_split(np.arange(len(ytr)), test_size=0.1, random_state=seed, stratify=ytr if min(np.bincount(ytr)) >= 2 else None)
+        scores = {}
+        for c in c_grid:
+            m = clone(clf).set_params(C=c).fit(Ftr[a], ytr[a])
+            scores[c] = float(np.mean(m.predict(Ftr[b]) == ytr[b]))
+            print(f"    C={c:g}: held-out accuracy {scores[c]:.4f}", flush=True)
+        best = max(c_grid, key=lambda c: (scores[c], -c))
+        clf.set_params(C=best)
+        selection = {"grid": list(c_grid), "held_out_accuracy": scores, "chosen_C": best}
+        stages["svm_C_selection_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     clf.fit(Ftr, ytr)
     stages["svm_fit_s"] = time.perf_counter() - t0
@@ -140,6 +157,9 @@ def _run_pipeline(pipe, Xtr, ytr, Xte, yte, *, balanced: bool) -> dict:
     acc = accuracy_score(yte, pred)
     bal = balanced_accuracy_score(yte, pred)
     out = {"accuracy": float(acc), "mean_per_class_accuracy": float(bal), "n_features": int(Ftr.shape[1]), "stages": stages}
+    if selection:
+        out["C_selection"] = selection
+    out["C"] = clf.get_params().get("C")
     if hasattr(clf, "n_iter_"):
         out["svm_n_iter"] = int(clf.n_iter_)
     print(f"    svm: fit {stages['svm_fit_s']:.1f} s; accuracy {acc:.4f}, mean per-class {bal:.4f}", flush=True)
@@ -168,11 +188,12 @@ def bench_caltech(args) -> dict:
     print(f"  loaded {len(train)} train / {len(test)} test images in {load_s:.1f} s", flush=True)
     cfg = dict(
         n_words=args.words or (300 if args.quick else 1000),
-        step=args.step or 6,
+        step=args.step or 8,
         patch_sizes=(16, 24, 32),
         pyramid=(1, 2, 4),
         max_side=args.max_side or 240,
         max_descriptors=200_000,
+        max_fit_images=1000,
         C=args.C or 1.0,
         max_iter=500,
         n_jobs=args.n_jobs,
@@ -187,7 +208,7 @@ def bench_caltech(args) -> dict:
         Xte = [test.images[i] for i in te]
         print(f"  seed {seed}: {len(Xtr)} training images ({args.per_class} per class), {len(Xte)} test", flush=True)
         t0 = time.perf_counter()
-        r = _run_pipeline(make_bovw_svm(random_state=seed, **cfg), Xtr, train.labels[tr], Xte, test.labels[te], balanced=True)
+        r = _run_pipeline(make_bovw_svm(random_state=seed, **cfg), Xtr, train.labels[tr], Xte, test.labels[te], balanced=True, c_grid=args.C_grid, seed=seed)
         r["seed"] = seed
         r["wall_s"] = time.perf_counter() - t0
         runs.append(r)
@@ -220,7 +241,7 @@ def bench_fashion(args) -> dict:
             tr, te = np.arange(len(tr_all)), np.arange(len(te_all))
         print(f"  seed {seed}: {len(tr)} train / {len(te)} test", flush=True)
         t0 = time.perf_counter()
-        r = _run_pipeline(make_hog_svm(**cfg), tr_all.images[tr], tr_all.labels[tr], te_all.images[te], te_all.labels[te], balanced=False)
+        r = _run_pipeline(make_hog_svm(**cfg), tr_all.images[tr], tr_all.labels[tr], te_all.images[te], te_all.labels[te], balanced=False, c_grid=args.C_grid, seed=seed)
         r["seed"] = seed
         r["wall_s"] = time.perf_counter() - t0
         runs.append(r)
@@ -265,7 +286,7 @@ def bench_cifar(args) -> dict:
         te = _subsample_per_class(test.labels, 200, seed) if args.quick else np.arange(len(test))
         print(f"  seed {seed}: {len(tr)} train / {len(te)} test, {cfg}", flush=True)
         t0 = time.perf_counter()
-        r = _run_pipeline(make_kmeans_svm(random_state=seed, **cfg), train.images[tr], train.labels[tr], test.images[te], test.labels[te], balanced=False)
+        r = _run_pipeline(make_kmeans_svm(random_state=seed, **cfg), train.images[tr], train.labels[tr], test.images[te], test.labels[te], balanced=False, c_grid=args.C_grid, seed=seed)
         r["seed"] = seed
         r["wall_s"] = time.perf_counter() - t0
         r["n_train"] = int(len(tr))
@@ -299,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stride", type=int, default=None, help="Coates patch stride (CIFAR)")
     p.add_argument("--train-subset", type=int, default=None, help="CIFAR: train on this many images (balanced)")
     p.add_argument("--C", type=float, default=None)
+    p.add_argument("--C-grid", type=float, nargs="+", default=None, help="choose the SVM's C on 10%% of train held out")
     p.add_argument("--max-iter", type=int, default=None)
     args = p.parse_args(argv)
 

@@ -230,14 +230,20 @@ def _run_chunks(
     """
     chunks = [imgs[i : i + chunk_size] for i in range(0, len(imgs), chunk_size)]
 
+    parallel = not (n_jobs in (None, 1) or len(chunks) == 1)
+
     def job(c, i):
+        if parallel:  # one OpenCV thread per joblib worker process: the workers already fill the cores
+            import cv2
+
+            cv2.setNumThreads(1)
         t0 = time.perf_counter()
         feats = [fn(im, **params) for im in c]
         t1 = time.perf_counter()
         out = post(feats, i)
         return out, t1 - t0, time.perf_counter() - t1
 
-    if n_jobs in (None, 1) or len(chunks) == 1:
+    if not parallel:
         res = [job(c, i) for i, c in enumerate(chunks)]
     else:
         # return_as="generator" keeps only a few chunks' results in flight
@@ -278,6 +284,10 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         ZCA regulariser.
     max_descriptors : int
         Size of the sample the vocabulary is learnt on (spread evenly over the images).
+    max_fit_images : int or None
+        Learn the vocabulary from a seeded random subset of at most this many images (``None``:
+        all). Describing an image is the costly step, and ``fit_transform`` describes every
+        training image twice (once to sample, once to encode); a vocabulary needs far fewer.
     kmeans_batch_size, kmeans_max_iter, kmeans_n_init : int
         MiniBatchKMeans options.
     random_state : int, RandomState or None
@@ -327,6 +337,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         whiten: bool = False,
         whiten_eps: float = 0.1,
         max_descriptors: int = 100_000,
+        max_fit_images: int | None = None,
         kmeans_batch_size: int = 4096,
         kmeans_max_iter: int = 50,
         kmeans_n_init: int = 1,
@@ -344,6 +355,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         self.whiten = whiten
         self.whiten_eps = whiten_eps
         self.max_descriptors = max_descriptors
+        self.max_fit_images = max_fit_images
         self.kmeans_batch_size = kmeans_batch_size
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_n_init = kmeans_n_init
@@ -394,6 +406,9 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         imgs = self._images(X)
         rs = self.random_state
         seed = int(np.random.RandomState(rs).randint(2**31 - 1)) if not isinstance(rs, (int, np.integer)) else int(rs)
+        if self.max_fit_images is not None and len(imgs) > check_positive(self.max_fit_images, "max_fit_images", integer=True):
+            pick = np.sort(np.random.default_rng([seed, 2]).choice(len(imgs), int(self.max_fit_images), replace=False))
+            imgs = [imgs[i] for i in pick]
         per_image = max(1, math.ceil(self.max_descriptors / len(imgs)))
         fn = _descriptor_fn(self.descriptor)
         t_fit = {}

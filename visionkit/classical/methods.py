@@ -111,13 +111,14 @@ def _bovw_pipeline(bovw: BagOfVisualWords, prep: ImagePreprocessor, C: float, ma
 def make_bovw_svm(
     *,
     n_words: int = 600,
-    step: int = 6,
+    step: int = 8,
     patch_sizes: tuple[int, ...] = (16, 24, 32),
     pyramid: tuple[int, ...] = (1, 2, 4),
     encoding: str = "hard",
     max_side: int = 300,
     min_side: int = 32,
     max_descriptors: int = 100_000,
+    max_fit_images: int | None = 1000,
     C: float = 1.0,
     max_iter: int = 500,
     random_state: Any = 0,
@@ -137,6 +138,7 @@ def make_bovw_svm(
         power=None if encoding == "hard" else 0.5,
         l2=encoding != "hard",
         max_descriptors=max_descriptors,
+        max_fit_images=max_fit_images,
         random_state=random_state,
         n_jobs=n_jobs,
     )
