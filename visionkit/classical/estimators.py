@@ -175,6 +175,9 @@ class HOGFeatures(TransformerMixin, BaseEstimator):
         As in :func:`~visionkit.classical.descriptors.hog`.
     extra_cells : tuple of (int, int) pairs
         More cell sizes whose HOG vectors are concatenated (a multi-scale HOG).
+    intensity_size : (int, int) or None
+        Also append the grey image area-downscaled to this size, on [0, 1] (HOG is blind to
+        brightness and to the filled-in shape of an object; Fashion-MNIST's shirts need both).
     channels : {"gray", "rgb"}
     n_jobs : int or None
     """
@@ -189,9 +192,11 @@ class HOGFeatures(TransformerMixin, BaseEstimator):
         block_norm: str = "L2-Hys",
         gradient: str = "central",
         extra_cells: tuple = (),
+        intensity_size: tuple[int, int] | None = None,
         channels: str = "gray",
         n_jobs: int | None = None,
     ):
+        self.intensity_size = intensity_size
         self.size = size
         self.orientations = orientations
         self.pixels_per_cell = pixels_per_cell
@@ -217,6 +222,9 @@ class HOGFeatures(TransformerMixin, BaseEstimator):
                     n_jobs=self.n_jobs,
                 )
             )
+        if self.intensity_size is not None:
+            small = prepare_images(imgs, channels="gray", size=tuple(self.intensity_size))
+            feats.append(small.reshape(len(small), -1).astype(np.float32) / 255.0)
         return np.concatenate(feats, axis=1)
 
     def fit(self, X, y=None):
