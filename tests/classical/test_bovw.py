@@ -260,3 +260,15 @@ def test_class_with_one_image(textures):
     pipe.fit(X1, y1)
     assert set(pipe.predict(X1)) <= {0, 1, 2}
     assert pipe.named_steps["svm"].coef_.shape[0] == 3
+
+
+def test_linear_svm_kernel_solver_matches_primal():
+    """W = X^T U S^(-1/2) v on the empirical kernel map: same objective as the primal, d >> n."""
+    rng = np.random.default_rng(1)
+    X = rng.random((60, 400)).astype(np.float64)
+    y = rng.integers(0, 3, 60)
+    a = LinearSVM(solver="primal", tol=1e-9, max_iter=5000).fit(X, y)
+    b = LinearSVM(solver="kernel", tol=1e-9, max_iter=5000).fit(X, y)
+    assert b.solver_ == "kernel" and LinearSVM().fit(X, y).solver_ == "kernel"
+    np.testing.assert_allclose(b.decision_function(X), a.decision_function(X), atol=2e-3)
+    np.testing.assert_allclose(b.coef_, a.coef_, atol=2e-3)

@@ -31,6 +31,7 @@ An image with no descriptors (a blank image under Harris) is encoded as all zero
 from __future__ import annotations
 
 import math
+import time
 from functools import partial
 from typing import Any, Callable, Literal, Sequence
 
@@ -219,16 +220,38 @@ def _sample_chunk(feats: list[LocalFeatures], chunk: int, *, per_image: int, see
     return np.concatenate(out).astype(np.float32)
 
 
-def _run_chunks(fn: Callable, imgs: list, params: dict, post: Callable, n_jobs: int | None, chunk_size: int) -> list:
+def _run_chunks(
+    fn: Callable, imgs: list, params: dict, post: Callable, n_jobs: int | None, chunk_size: int, timings: dict | None = None
+) -> list:
+    """Run ``post(descriptors of a chunk, chunk index)`` over chunks of images, in parallel.
+
+    ``timings`` (if given) receives the seconds spent in the descriptor and in ``post``, summed over
+    the workers (CPU-seconds of work, not wall time).
+    """
     chunks = [imgs[i : i + chunk_size] for i in range(0, len(imgs), chunk_size)]
 
-    def job(c, i):
-        return post([fn(im, **params) for im in c], i)
+    parallel = not (n_jobs in (None, 1) or len(chunks) == 1)
 
-    if n_jobs in (None, 1) or len(chunks) == 1:
-        return [job(c, i) for i, c in enumerate(chunks)]
-    # return_as="generator" keeps only a few chunks' results in flight
-    return list(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(c, i) for i, c in enumerate(chunks)))
+    def job(c, i):
+        if parallel:  # one OpenCV thread per joblib worker process: the workers already fill the cores
+            import cv2
+
+            cv2.setNumThreads(1)
+        t0 = time.perf_counter()
+        feats = [fn(im, **params) for im in c]
+        t1 = time.perf_counter()
+        out = post(feats, i)
+        return out, t1 - t0, time.perf_counter() - t1
+
+    if not parallel:
+        res = [job(c, i) for i, c in enumerate(chunks)]
+    else:
+        # return_as="generator" keeps only a few chunks' results in flight
+        res = list(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(c, i) for i, c in enumerate(chunks)))
+    if timings is not None:
+        timings["descriptors"] = timings.get("descriptors", 0.0) + sum(r[1] for r in res)
+        timings["post"] = timings.get("post", 0.0) + sum(r[2] for r in res)
+    return [r[0] for r in res]
 
 
 class BagOfVisualWords(TransformerMixin, BaseEstimator):
@@ -261,6 +284,10 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         ZCA regulariser.
     max_descriptors : int
         Size of the sample the vocabulary is learnt on (spread evenly over the images).
+    max_fit_images : int or None
+        Learn the vocabulary from a seeded random subset of at most this many images (``None``:
+        all). Describing an image is the costly step, and ``fit_transform`` describes every
+        training image twice (once to sample, once to encode); a vocabulary needs far fewer.
     kmeans_batch_size, kmeans_max_iter, kmeans_n_init : int
         MiniBatchKMeans options.
     random_state : int, RandomState or None
@@ -279,6 +306,11 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
     n_descriptors_fit_ : int
         Size of the sample the vocabulary was learnt on.
     n_features_out_ : int
+    timings_ : dict
+        Seconds spent in fit: descriptor extraction (summed over workers) and vocabulary
+        (whitening + k-means, wall).
+    last_transform_timings_ : dict
+        Seconds of the last ``transform``, summed over workers: descriptors and encoding.
 
     Notes
     -----
@@ -305,6 +337,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         whiten: bool = False,
         whiten_eps: float = 0.1,
         max_descriptors: int = 100_000,
+        max_fit_images: int | None = None,
         kmeans_batch_size: int = 4096,
         kmeans_max_iter: int = 50,
         kmeans_n_init: int = 1,
@@ -322,6 +355,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         self.whiten = whiten
         self.whiten_eps = whiten_eps
         self.max_descriptors = max_descriptors
+        self.max_fit_images = max_fit_images
         self.kmeans_batch_size = kmeans_batch_size
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_n_init = kmeans_n_init
@@ -372,11 +406,16 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         imgs = self._images(X)
         rs = self.random_state
         seed = int(np.random.RandomState(rs).randint(2**31 - 1)) if not isinstance(rs, (int, np.integer)) else int(rs)
+        if self.max_fit_images is not None and len(imgs) > check_positive(self.max_fit_images, "max_fit_images", integer=True):
+            pick = np.sort(np.random.default_rng([seed, 2]).choice(len(imgs), int(self.max_fit_images), replace=False))
+            imgs = [imgs[i] for i in pick]
         per_image = max(1, math.ceil(self.max_descriptors / len(imgs)))
         fn = _descriptor_fn(self.descriptor)
+        t_fit = {}
         parts = _run_chunks(
-            fn, imgs, dict(self.descriptor_params or {}), partial(_sample_chunk, per_image=per_image, seed=seed), self.n_jobs, self.chunk_size
+            fn, imgs, dict(self.descriptor_params or {}), partial(_sample_chunk, per_image=per_image, seed=seed), self.n_jobs, self.chunk_size, t_fit
         )
+        t0 = time.perf_counter()
         parts = [p for p in parts if p.size]
         if not parts:
             raise VisionkitError(
@@ -403,6 +442,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
             random_state=seed,
         ).fit(sample)
         self.vocabulary_ = self.kmeans_.cluster_centers_.astype(np.float32)
+        self.timings_ = {"fit_descriptors_cpu_s": t_fit["descriptors"], "vocabulary_s": time.perf_counter() - t0}
         self.n_descriptors_fit_ = int(len(sample))
         width = k * sample.shape[1] if self.encoding == "vlad" else k
         self.n_features_out_ = sum(L * L for L in self.pyramid) * width
@@ -428,7 +468,9 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
             l2=self.l2,
         )
         fn = _descriptor_fn(self.descriptor)
-        parts = _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, self.chunk_size)
+        t = {}
+        parts = _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, self.chunk_size, t)
+        self.last_transform_timings_ = {"descriptors_cpu_s": t["descriptors"], "encoding_cpu_s": t["post"]}
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

@@ -175,6 +175,9 @@ class HOGFeatures(TransformerMixin, BaseEstimator):
         As in :func:`~visionkit.classical.descriptors.hog`.
     extra_cells : tuple of (int, int) pairs
         More cell sizes whose HOG vectors are concatenated (a multi-scale HOG).
+    intensity_size : (int, int) or None
+        Also append the grey image area-downscaled to this size, on [0, 1] (HOG is blind to
+        brightness and to the filled-in shape of an object; Fashion-MNIST's shirts need both).
     channels : {"gray", "rgb"}
     n_jobs : int or None
     """
@@ -189,9 +192,11 @@ class HOGFeatures(TransformerMixin, BaseEstimator):
         block_norm: str = "L2-Hys",
         gradient: str = "central",
         extra_cells: tuple = (),
+        intensity_size: tuple[int, int] | None = None,
         channels: str = "gray",
         n_jobs: int | None = None,
     ):
+        self.intensity_size = intensity_size
         self.size = size
         self.orientations = orientations
         self.pixels_per_cell = pixels_per_cell
@@ -217,6 +222,9 @@ class HOGFeatures(TransformerMixin, BaseEstimator):
                     n_jobs=self.n_jobs,
                 )
             )
+        if self.intensity_size is not None:
+            small = prepare_images(imgs, channels="gray", size=tuple(self.intensity_size))
+            feats.append(small.reshape(len(small), -1).astype(np.float32) / 255.0)
         return np.concatenate(feats, axis=1)
 
     def fit(self, X, y=None):
@@ -293,6 +301,12 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         Stop when the objective falls by less than ``tol`` (relative) in one L-BFGS step, or the
         largest gradient entry is below ``tol * n_samples * C``.
     fit_intercept : bool
+    solver : {"auto", "primal", "kernel"}
+        ``"primal"`` optimises ``W`` (n_features x n_classes); ``"kernel"`` writes ``W = X^T A`` and
+        optimises ``A`` (n_samples x n_classes) against the linear kernel ``X X^T`` (Chapelle 2007,
+        "Training a support vector machine in the primal"): the same objective and minimiser,
+        far cheaper steps when features outnumber samples (Caltech-101: 3 030 images, 63 000
+        pyramid features). ``"auto"``: kernel when ``n_features > 2 * n_samples``.
     n_threads : int or None
         BLAS threads during the fit (threadpoolctl); ``None`` leaves BLAS as it is. The default 1
         is deliberate: L-BFGS makes many small BLAS calls, and multi-threaded OpenBLAS spinning on a
@@ -304,11 +318,22 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
     coef_ : ndarray, shape (1, n_features) for two classes, else (n_classes, n_features)
     intercept_ : ndarray, shape (1,) or (n_classes,)
     n_iter_ : int
+    solver_ : str
     n_features_in_ : int
     """
 
-    def __init__(self, *, C: float = 1.0, max_iter: int = 1000, tol: float = 1e-4, fit_intercept: bool = True, n_threads: int | None = 1):
+    def __init__(
+        self,
+        *,
+        C: float = 1.0,
+        max_iter: int = 1000,
+        tol: float = 1e-4,
+        fit_intercept: bool = True,
+        solver: str = "auto",
+        n_threads: int | None = 1,
+    ):
         self.C = C
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.fit_intercept = fit_intercept
@@ -325,6 +350,8 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         C = check_positive(self.C, "C")
         max_iter = check_positive(self.max_iter, "max_iter", integer=True)
+        if self.solver not in ("auto", "primal", "kernel"):
+            raise VisionkitError(f"solver: expected 'auto', 'primal' or 'kernel', got {self.solver!r}")
         self.classes_, yi = np.unique(y, return_inverse=True)
         k = len(self.classes_)
         if k < 2:
@@ -336,6 +363,30 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
             Y[yi == 1, 0] = 1
         else:
             Y[np.arange(n), yi] = 1
+        solver = self.solver if self.solver != "auto" else ("kernel" if d > 2 * n else "primal")
+        self.solver_ = solver
+        if solver == "kernel":
+            # Empirical kernel map: with K = X X^T = U S U^T, the rows of Z = U S^(1/2) have the
+            # same inner products as those of X, and w = X^T U S^(-1/2) v turns a linear SVM v on
+            # Z into the one on X with the same margins and norm: same objective, n instead of d unknowns.
+            K = (X @ X.T).astype(np.float64)
+            vals, vecs = np.linalg.eigh(K)
+            keep = vals > max(float(vals[-1]), 1e-300) * 1e-10
+            vals, vecs = vals[keep], vecs[:, keep]
+            Z = (vecs * np.sqrt(vals)).astype(X.dtype)
+            V, b, nit = self._lbfgs(Z, Y, C, max_iter)
+            self.coef_ = ((X.T @ (vecs / np.sqrt(vals)).astype(X.dtype)) @ V.astype(X.dtype)).T.astype(np.float64)
+        else:
+            W, b, nit = self._lbfgs(X, Y, C, max_iter)
+            self.coef_ = W.T.copy()
+        self.intercept_ = b
+        self.n_iter_ = nit
+        return self
+
+    def _lbfgs(self, X: np.ndarray, Y: np.ndarray, C: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Minimise the one-vs-rest squared-hinge objective over (W, b) by L-BFGS; W is (d, cols)."""
+        n, d = X.shape
+        cols = Y.shape[1]
         dt = X.dtype
         fi = bool(self.fit_intercept)
 
@@ -352,15 +403,11 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
                 grad.append(G.sum(axis=0, dtype=np.float64))
             return loss, np.concatenate(grad)
 
-        theta0 = np.zeros(d * cols + (cols if fi else 0))
-        res = optimize.minimize(
-            fun, theta0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter, "gtol": float(self.tol) * max(n, 1) * C, "ftol": float(self.tol), "maxcor": 20}
-        )
-        theta = res.x
-        self.coef_ = theta[: d * cols].reshape(d, cols).T.copy()
-        self.intercept_ = theta[d * cols :].copy() if fi else np.zeros(cols)
-        self.n_iter_ = int(res.nit)
-        return self
+        options = {"maxiter": max_iter, "gtol": float(self.tol) * max(n, 1) * C, "ftol": float(self.tol), "maxcor": 20}
+        res = optimize.minimize(fun, np.zeros(d * cols + (cols if fi else 0)), jac=True, method="L-BFGS-B", options=options)
+        W = res.x[: d * cols].reshape(d, cols)
+        b = res.x[d * cols :].copy() if fi else np.zeros(cols)
+        return W, b, int(res.nit)
 
     def decision_function(self, X):
         check_is_fitted(self, "coef_")
