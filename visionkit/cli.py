@@ -20,11 +20,17 @@ def _load(spec: str):
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .viz import save_figure, sobel_harris_figure
+    from .viz import save_figure
+    from .viz.overview import overview_figure
 
     image, name = _load(args.image)
-    fig = sobel_harris_figure(image, sigma=args.sigma, k=args.k, min_distance=args.min_distance, title=name)
-    out = save_figure(fig, args.out)
+    classifier = None
+    if args.model:
+        from .deep import DeepClassifier
+
+        classifier = DeepClassifier.load(args.model, device="cpu")
+    fig = overview_figure(image, classifier=classifier, title=name)
+    out = save_figure(fig, args.out, dpi=80)
     print(f"wrote {out}")
     return 0
 
@@ -91,12 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="visionkit", description="Classical computer vision and deep learning, side by side.")
     sub = p.add_subparsers(dest="command")
 
-    s = sub.add_parser("show", help="Sobel and Harris figure of one image")
+    s = sub.add_parser("show", help="one image, side by side: Sobel, Harris steps, visual words (and a trained network)")
     s.add_argument("image", nargs="?", default="astronaut", help=f"an image file, or a bundled photo ({SAMPLE_CHOICES}); default astronaut")
     s.add_argument("--out", default="out/figure.png", help="output .png or .svg (default out/figure.png)")
-    s.add_argument("--sigma", type=float, default=1.0, help="Harris Gaussian window sigma")
-    s.add_argument("--k", type=float, default=0.05, help="Harris k")
-    s.add_argument("--min-distance", type=int, default=5, help="minimum distance between corners")
+    s.add_argument("--model", default=None, help="a DeepClassifier checkpoint (PATH.safetensors + PATH.json) to show what it looks at")
     s.set_defaults(func=cmd_show)
 
     c = sub.add_parser("compare", help="run classical and deep methods on the same images and write a report")

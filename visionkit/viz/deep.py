@@ -23,12 +23,27 @@ def _check_input(input: torch.Tensor) -> None:
         raise VisionkitError(f"input: expected a tensor of shape (B, C, H, W), got {getattr(input, 'shape', type(input).__name__)}")
 
 
+def _as_grid(t: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) maps pass; (B, R, D) tokens of a square grid (plus an optional class token) become (B, D, s, s)."""
+    if t.ndim == 4:
+        return t
+    b, r, d = t.shape
+    side = int(round(r**0.5))
+    if side * side != r:
+        t, r = t[:, 1:], r - 1
+        side = int(round(r**0.5))
+    if side * side != r:
+        raise VisionkitError(f"grad_cam layer: expected tokens on a square grid, got {r} tokens")
+    return t.transpose(1, 2).reshape(b, d, side, side)
+
+
 def grad_cam(model: nn.Module, input: torch.Tensor, *, layer: nn.Module, target: int | Sequence[int] | None = None) -> np.ndarray:
     """Grad-CAM heat maps (Selvaraju et al., 2017) for ``target`` classes (default: the predicted ones).
 
     ``cam = relu(sum_c alpha_c A_c)`` with ``alpha_c`` the spatial mean of d score / d A_c, ``A`` the
-    activations of ``layer`` (a conv layer or block with (B, C, h, w) output), upsampled bilinearly to
-    the input size and scaled to [0, 1] per image.
+    activations of ``layer`` (a conv layer or block with (B, C, h, w) output, or a transformer block
+    whose (B, R, D) tokens lie on a square grid), upsampled bilinearly to the input size and scaled to
+    [0, 1] per image.
 
     Returns
     -------
@@ -38,8 +53,10 @@ def grad_cam(model: nn.Module, input: torch.Tensor, *, layer: nn.Module, target:
     store: dict[str, torch.Tensor] = {}
 
     def hook(_m, _i, out):
-        if not isinstance(out, torch.Tensor) or out.ndim != 4:
-            raise VisionkitError(f"grad_cam layer: expected a (B, C, h, w) output, got {getattr(out, 'shape', type(out).__name__)}")
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        if not isinstance(out, torch.Tensor) or out.ndim not in (3, 4):
+            raise VisionkitError(f"grad_cam layer: expected a (B, C, h, w) map or (B, R, D) tokens, got {getattr(out, 'shape', type(out).__name__)}")
         out.retain_grad()
         store["a"] = out
 
@@ -59,8 +76,8 @@ def grad_cam(model: nn.Module, input: torch.Tensor, *, layer: nn.Module, target:
     finally:
         handle.remove()
         model.train(was_training)
-    a = store["a"]
-    weights = a.grad.mean(dim=(2, 3), keepdim=True)
+    a, grad = _as_grid(store["a"]), _as_grid(store["a"].grad)
+    weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * a).sum(dim=1, keepdim=True)).detach()
     cam = F.interpolate(cam, size=input.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     cam = cam - cam.amin(dim=(1, 2), keepdim=True)

@@ -40,6 +40,13 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 120) -> Path
     return path
 
 
+def _new_axes(fig, rows: int, cols: int, figsize: tuple[float, float]):
+    """A new constrained-layout figure with a grid of axes, or the grid inside a given (sub)figure."""
+    if fig is None:
+        return plt.subplots(rows, cols, figsize=figsize, layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
 def show_panel(ax, data: np.ndarray, title: str, *, cmap: str = "gray", norm: Any = None, colorbar: bool = True, **kw):
     """Draw one image panel with a title and (optionally) a colour bar; returns the AxesImage."""
     im = ax.imshow(data, cmap=cmap, norm=norm, interpolation="antialiased", **kw)
@@ -60,6 +67,7 @@ def sobel_harris_figure(
     threshold_rel: float = 0.01,
     max_corners: int | None = 200,
     title: str | None = None,
+    fig: Figure | None = None,
 ) -> Figure:
     """One image, side by side: original, Gx, Gy, magnitude, orientation, Harris R with corners.
 
@@ -76,6 +84,8 @@ def sobel_harris_figure(
         Corner picking (see :func:`visionkit.corner_peaks`).
     title : str, optional
         Figure title.
+    fig : Figure or SubFigure, optional
+        Draw into this (e.g. a panel of a larger figure) instead of a new figure.
 
     Returns
     -------
@@ -89,7 +99,7 @@ def sobel_harris_figure(
     ori = np.ma.masked_where(mag < 0.05 * mag.max(), np.arctan2(gy, gx))
     corners = corner_peaks(steps.response, min_distance=min_distance, threshold_rel=threshold_rel, max_corners=max_corners)
 
-    fig, axes = plt.subplots(2, 3, figsize=(13, 8.2), layout="constrained")
+    fig, axes = _new_axes(fig, 2, 3, (13, 8.2))
     a = axes.ravel()
     shown = img if img.ndim == 2 or img.shape[2] in (3, 4) else img[..., 0]
     show_panel(a[0], np.clip(shown, 0, 1), f"original {img.shape[1]}x{img.shape[0]}", vmin=0, vmax=1, colorbar=False)
@@ -124,11 +134,13 @@ def harris_steps_figure(
     threshold_rel: float = 0.01,
     max_corners: int | None = 200,
     title: str | None = None,
+    fig: Figure | None = None,
 ) -> Figure:
     """The course's Harris steps for one image: Ix², Iy², IxIy (step 2), their window sums Sx², Sy²,
     Sxy (step 3), R (step 5) and the corners after threshold and non-maximum suppression (step 6).
 
     The products share one colour scale, and so do the window sums; everything is computed at full size.
+    ``fig`` draws into an existing figure or subfigure.
 
     Returns
     -------
@@ -138,7 +150,7 @@ def harris_steps_figure(
     img = as_float_image(image)
     s = harris_steps(img, sigma=sigma, k=k)
     corners = corner_peaks(s.response, min_distance=min_distance, threshold_rel=threshold_rel, max_corners=max_corners)
-    fig, axes = plt.subplots(2, 4, figsize=(17, 8.2), layout="constrained")
+    fig, axes = _new_axes(fig, 2, 4, (17, 8.2))
     a = axes.ravel()
     lim_p = float(max(np.percentile(np.abs(np.stack([s.ixx, s.iyy, s.ixy])), 99.5), 1e-12))
     show_panel(a[0], s.ixx, "2. Ix² = Ix·Ix", cmap="magma", vmin=0, vmax=lim_p)

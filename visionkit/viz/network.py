@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from .._validate import VisionkitError
 from ..classical._kernels import SOBEL_X, SOBEL_Y
 from .deep import attention_maps, attention_rollout, grad_cam
-from .figures import plt, show_panel
+from .figures import _new_axes, show_panel
 
 __all__ = ["network_figure", "filter_grid"]
 
@@ -40,7 +40,8 @@ def filter_grid(filters: np.ndarray, *, pad: int = 1) -> np.ndarray:
     return tile if rgb else tile[..., 0]
 
 
-def network_figure(classifier, image: np.ndarray, *, layers=None, class_names=None, title: str | None = None) -> Figure:
+def network_figure(classifier, image: np.ndarray, *, layers=None, class_names=None, title: str | None = None,
+                   fig: Figure | None = None) -> Figure:
     """Side by side: Sobel kernels vs first-layer filters, early / middle / late feature maps,
     Grad-CAM for the predicted class and, for a ViT, the attention rollout.
 
@@ -54,6 +55,8 @@ def network_figure(classifier, image: np.ndarray, *, layers=None, class_names=No
         Feature-map layers; default the model's registered early, middle and late layers.
     class_names : list of str, optional
         Names of the classes, indexed by label.
+    fig : Figure or SubFigure, optional
+        Draw into this instead of a new figure.
 
     Returns
     -------
@@ -82,10 +85,18 @@ def network_figure(classifier, image: np.ndarray, *, layers=None, class_names=No
         return str(class_names[int(c)]) if class_names is not None else str(c)
 
     maps = classifier.feature_maps(img[None], layers)
+    if layers is None and any(m.shape[2] * m.shape[3] == 1 for m in maps.values()):
+        # a late layer that is already 1x1 (LeNet's c5) shows nothing: spread the picks over the leaf
+        # layers whose output still has spatial extent
+        leaves = [n for n, m in model.named_modules() if n and not list(m.children())]
+        found = classifier.feature_maps(img[None], leaves)
+        spatial = [n for n, m in found.items() if m.ndim == 4 and m.shape[2] * m.shape[3] > 1]
+        picks = list(dict.fromkeys(spatial[i] for i in np.linspace(0, len(spatial) - 1, 3).round().astype(int)))
+        maps = {n: found[n] for n in picks}
     filters = classifier.first_conv_filters()
     has_attention = any(hasattr(m, "qkv") and hasattr(m, "num_heads") for m in model.modules())
     ncol = 4
-    fig, axes = plt.subplots(2, ncol, figsize=(4.2 * ncol, 8.4), layout="constrained")
+    fig, axes = _new_axes(fig, 2, ncol, (4.2 * ncol, 8.4))
     a = axes.ravel()
     show_panel(a[0], shown[..., 0] if shown.shape[2] == 1 else shown,
                f"input to {name} ({shown.shape[1]}x{shown.shape[0]})\npredicted {label(pred)} ({proba[pred]:.0%})",

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from visionkit import sample_image
+from visionkit.cli import main
+from visionkit.data import load_digits
+from visionkit.viz.overview import overview_figure, word_map_figure
+
+
+def _image_panels(fig):
+    out = []
+    for ax in fig.axes:
+        ims = ax.get_images()
+        if ims:
+            arr = np.ma.filled(np.ma.masked_invalid(np.asarray(ims[0].get_array(), dtype=float)), 0.0)
+            out.append((ax.get_title(), float(arr.var())))
+    return out
+
+
+def test_word_map_figure():
+    fig = word_map_figure(sample_image("coffee"))
+    panels = _image_panels(fig)
+    assert any("visual-word map" in t for t, _ in panels)
+    assert all(v > 0 for _, v in panels)
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier():
+    from visionkit.deep import DeepClassifier
+
+    d = load_digits()
+    return DeepClassifier("lenet5", epochs=1, random_state=0).fit(d.images[:300], d.labels[:300])
+
+
+def test_overview_has_every_panel_and_none_blank(tiny_classifier):
+    fig = overview_figure(sample_image("astronaut"), classifier=tiny_classifier, title="astronaut")
+    panels = _image_panels(fig)
+    titles = " | ".join(t for t, _ in panels)
+    for part in ("Gx", "Gy", "magnitude", "orientation", "Harris R", "Ix²", "Iy²", "Ixy", "R = det", "visual-word map",
+                 "first-layer filters", "Sobel kernels", "early layer", "middle layer", "late layer", "Grad-CAM"):
+        assert part in titles, part
+    blank = [t for t, v in panels if v == 0]
+    assert not blank, blank
+
+
+def test_cli_show_with_model(tmp_path, tiny_classifier):
+    ckpt = tmp_path / "lenet"
+    tiny_classifier.save(ckpt)
+    out = tmp_path / "show.png"
+    assert main(["show", "camera", "--model", str(ckpt), "--out", str(out)]) == 0
+    assert out.stat().st_size > 100_000
+    assert main(["show", "camera", "--model", str(tmp_path / "missing"), "--out", str(out)]) == 2
