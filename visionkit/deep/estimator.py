@@ -8,6 +8,8 @@ model's registered recipe, overridden by the options given here.
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -73,6 +75,9 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         Held out (stratified by the random state) for per-epoch evaluation and early stopping.
     patience : int, optional
         Early stopping patience (needs ``validation_fraction > 0``).
+    min_steps : int, optional
+        Train for at least this many optimiser steps: on small training sets the number of epochs
+        grows so that the network gets a fair amount of training (the data-efficiency experiment).
     device : str
         "auto" (CUDA when available), "cpu", "cuda".
     random_state : int
@@ -94,7 +99,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                  batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
                  weight_decay: float | None = None, label_smoothing: float | None = None, augment: str | None = None,
                  train_options: dict | None = None, validation_fraction: float = 0.0, patience: int | None = None,
-                 device: str = "auto", random_state: int = 0, progress: bool = False) -> None:
+                 min_steps: int | None = None, device: str = "auto", random_state: int = 0, progress: bool = False) -> None:
         self.model = model
         self.img_size = img_size
         self.epochs = epochs
@@ -107,6 +112,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.train_options = train_options
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.min_steps = min_steps
         self.device = device
         self.random_state = random_state
         self.progress = progress
@@ -121,6 +127,11 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         recipe.update(self.train_options or {})
         recipe.update(device=self.device, seed=int(self.random_state), progress=self.progress, patience=self.patience)
         recipe["batch_size"] = max(1, min(int(recipe.get("batch_size", 128)), n))
+        if self.min_steps:
+            # small training sets: train for at least min_steps optimiser steps, not a fixed number of
+            # epochs, so that 5 images per class are not judged after a handful of steps
+            steps_per_epoch = max(1, n // recipe["batch_size"])
+            recipe["epochs"] = max(int(recipe.get("epochs", 10)), math.ceil(int(self.min_steps) / steps_per_epoch))
         return TrainConfig.from_dict(recipe)
 
     def _size_for(self, images: Any) -> int | None:

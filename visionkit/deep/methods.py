@@ -33,6 +33,9 @@ __all__ = ["CNNFeaturesSVM"]
 
 
 def _factory(model: str, **defaults: Any):
+    # at least 150 optimiser steps, however small the training subset (data-efficiency runs)
+    defaults = {"min_steps": 150, **defaults}
+
     def make(**params: Any) -> DeepClassifier:
         return DeepClassifier(model, **{**defaults, **params})
 
