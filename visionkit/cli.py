@@ -44,7 +44,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-DEFAULT_METHODS = "pixels-svm,hog-svm,lenet,resnet"
+DEFAULT_METHODS = "pixels-svm,hog-svm,lenet"
 DEFAULT_PER_CLASS = "5,20,all"
 
 
