@@ -9,6 +9,10 @@ from visionkit.bench.runner import _accepts_seed
 METHODS = registry.list_methods()
 
 
+# vocabularies small enough for 18 tiny images (a larger one is a documented error)
+TINY = {"bovw-svm": {"n_words": 16}, "harris-bovw-svm": {"n_words": 8}, "kmeans-svm": {"n_words": 32}}
+
+
 def _tiny(n_per_class=6, size=32, channels=3, seed=0):
     """Three visually distinct classes: horizontal stripes, vertical stripes, a bright centre blob."""
     rng = np.random.default_rng(seed)
@@ -42,11 +46,17 @@ def test_registry_is_populated():
 def test_method_protocol_on_tiny_data(name):
     x, y = _tiny()
     spec = registry.get_spec(name)
-    method = registry.create(name, **({"random_state": 0} if _accepts_seed(spec.factory) else {}))
+    params = {"random_state": 0} if _accepts_seed(spec.factory) else {}
+    params.update(TINY.get(name, {}))
+    if spec.family == "deep":  # the protocol only: training itself is tested in tests/deep (overfitting a batch)
+        short = {"epochs": 1, "min_steps": 2, "batch_size": 18}
+        params.update({"cnn_options": short} if name == "cnn-features-svm" else short)
+    method = registry.create(name, **params)
     assert method.fit(x, y) is method
     pred = np.asarray(method.predict(x))
     assert pred.shape == (len(x),) and set(np.unique(pred)) <= {0, 1, 2}
-    assert (pred == y).mean() >= 0.6, f"{name} does not fit three easy classes: {(pred == y).mean():.2f}"
+    if spec.family == "classical":
+        assert (pred == y).mean() >= 0.6, f"{name} does not fit three easy classes: {(pred == y).mean():.2f}"
     if hasattr(method, "transform"):
         f = np.asarray(method.transform(x[:4]))
         assert f.shape[0] == 4 and np.isfinite(f).all()

@@ -154,7 +154,15 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
     def _inputs(self, images: Any) -> torch.Tensor:
         x = prepare_images(images, self.img_size_)
         if x.shape[1] != self.in_chans_:
-            raise VisionkitError(f"images: the model was trained on {self.in_chans_}-channel images, got {x.shape[1]} channels")
+            # the harness mixes grey and colour data sets: grey is repeated on three channels, colour
+            # reduced to grey with the BT.709 weights (visionkit's colour rule)
+            if self.in_chans_ == 3 and x.shape[1] == 1:
+                x = x.expand(-1, 3, -1, -1).contiguous()
+            elif self.in_chans_ == 1 and x.shape[1] == 3:
+                w = torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1)
+                x = (x.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+            else:
+                raise VisionkitError(f"images: the model was trained on {self.in_chans_}-channel images, got {x.shape[1]} channels")
         return x
 
     # ------------------------------------------------------------------------------ estimator
