@@ -63,8 +63,11 @@ def test_vit_feature_maps_are_grids(digits):
 def test_input_errors(lenet):
     with pytest.raises(VisionkitError, match=r"uint8 images of shape \(N, H, W, C\)"):
         lenet.predict(np.zeros((2, 8, 8), np.uint8))
-    with pytest.raises(VisionkitError, match="1-channel"):
-        lenet.predict(np.zeros((2, 8, 8, 3), np.uint8))
+    # colour into a grey model follows the colour rule (BT.709 luminance), grey into colour is repeated
+    grey = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 1), dtype=np.uint8)
+    np.testing.assert_array_equal(lenet.predict(np.repeat(grey, 3, axis=3)), lenet.predict(grey))
+    with pytest.raises(VisionkitError, match="C = 1 or 3"):
+        lenet.predict(np.zeros((2, 8, 8, 2), np.uint8))
     with pytest.raises(VisionkitError, match="at least 32"):
         DeepClassifier("lenet5", img_size=16).fit(np.zeros((4, 8, 8, 1), np.uint8), [0, 1, 0, 1])
     from sklearn.exceptions import NotFittedError
