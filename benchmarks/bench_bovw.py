@@ -1,6 +1,6 @@
 """Accuracy benchmark of the classical pipelines: bag of visual words, Coates k-means features, HOG.
 
-Data sets (under --root, default /work/shared/datasets):
+Data sets (under --root, default ../shared/datasets beside the repository):
 
 * Caltech-101: 30 training images per class drawn (seeded) from train/, all of test/, mean
   per-class accuracy (balanced accuracy), dense multi-scale SIFT + spatial pyramid + chi2 map +
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", choices=[*BENCHES, "all"], default="all")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--quick", action="store_true", help="small subsets and vocabularies, for a smoke run")
-    p.add_argument("--root", default="/work/shared/datasets")
+    p.add_argument("--root", default=str(ROOT.parent / "shared" / "datasets"))
     p.add_argument("--out", default="out/bench_bovw")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--per-class", type=int, default=30, help="Caltech-101 training images per class")
