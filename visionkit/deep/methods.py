@@ -85,7 +85,7 @@ class CNNFeaturesSVM(ClassifierMixin, BaseEstimator):
         return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
     def fit(self, images: Any, labels: Any) -> "CNNFeaturesSVM":
-        opts = {"epochs": 8, **(self.cnn_options or {})}
+        opts = {"epochs": 8, "min_steps": 150, **(self.cnn_options or {})}
         self.cnn_ = DeepClassifier(self.cnn, random_state=self.random_state, **opts).fit(images, labels)
         self.svm_ = LinearSVC(C=self.C, random_state=self.random_state).fit(self.transform(images), labels)
         self.classes_ = self.svm_.classes_
