@@ -462,6 +462,7 @@ def fit(
             result.best_epoch = state["best_epoch"]
 
         t_start = time.perf_counter() - elapsed
+        factor = lr_factor(step / total_steps, config)
         cpu_start = time.process_time()  # CPU seconds of this process (all threads): shows contention
         for epoch in range(start_epoch, config.epochs):
             if hasattr(model, "on_train_epoch"):
