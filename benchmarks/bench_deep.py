@@ -41,7 +41,7 @@ from visionkit.data import load_idx_dataset, load_image_folder  # noqa: E402
 from visionkit.deep.models import count_parameters, create_model, get_model_spec, list_models  # noqa: E402
 from visionkit.deep.train import TrainConfig, evaluate, fit, to_tensor_images  # noqa: E402
 
-DATA = Path(os.environ.get("VISIONKIT_DATA", "/work/shared/datasets"))
+DATA = Path(os.environ.get("VISIONKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 
 def environment() -> dict:
