@@ -50,7 +50,11 @@ def summarise(records: list[dict]) -> dict:
     for key, rs in groups.items():
         def ms(field):
             v = np.array([r.get(field, np.nan) for r in rs], dtype=float)
-            return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"), float(np.nanstd(v)) if np.isfinite(v).any() else float("nan")
+            v = v[np.isfinite(v)]
+            if not len(v):
+                return float("nan"), float("nan")
+            # no spread from a single seed: NaN, shown as the mean alone
+            return float(v.mean()), float(v.std()) if len(v) > 1 else float("nan")
 
         out[key] = {
             "family": rs[0]["family"],
@@ -203,7 +207,7 @@ def _fmt(ms, pct=False, digits=3):
     if not np.isfinite(m):
         return "–"
     if pct:
-        return f"{100 * m:.1f} ± {100 * s:.1f}"
+        return f"{100 * m:.1f}" if not np.isfinite(s) else f"{100 * m:.1f} ± {100 * s:.1f}"
     return f"{m:.{digits}g}" if s == 0 or not np.isfinite(s) else f"{m:.{digits}g} ± {s:.2g}"
 
 
