@@ -1,7 +1,7 @@
 """A CNN against a ViT, trained from scratch on the same small data set, and what each looks at.
 
 Run it as a script (`python demos/cnn_vs_vit.py [--quick] [--out out/demos]`) or cell by cell
-(`# %%` cells). Data: 1,000 CIFAR-10 (JPEG q75) training images from ../shared/datasets when there,
+(`# %%` cells). Data: 2,000 CIFAR-10 (JPEG q75) training images from ../shared/datasets when there,
 else scikit-learn's digits; `--quick` trains for one epoch on 300 digits (for CI).
 """
 
@@ -30,7 +30,7 @@ try:
     if args.quick:
         raise FileNotFoundError
     split = load_data("cifar10")
-    per_class, epochs = 100, 5
+    per_class, epochs = 200, 5
 except Exception:
     split = load_data("digits")
     per_class, epochs = (30, 1) if args.quick else (100, 15)
