@@ -96,7 +96,17 @@ def prepare_images(
     return out
 
 
-class ImagePreprocessor(TransformerMixin, BaseEstimator):
+class _ImageInput:
+    """Mixin for estimators whose input is images (N, H, W[, C]) or a list of them, not a 2-D table."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+class ImagePreprocessor(_ImageInput, TransformerMixin, BaseEstimator):
     """:func:`prepare_images` as a stateless Pipeline step (images in, images out)."""
 
     def __init__(self, *, channels: str = "gray", min_side: int | None = None, max_side: int | None = None, size: tuple[int, int] | None = None):
@@ -116,14 +126,8 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return prepare_images(X, channels=self.channels, min_side=self.min_side, max_side=self.max_side, size=self.size)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
 
-
-class PixelFeatures(TransformerMixin, BaseEstimator):
+class PixelFeatures(_ImageInput, TransformerMixin, BaseEstimator):
     """Raw pixels as features: images resized to ``size``, on [0, 1], flattened.
 
     Parameters
@@ -157,14 +161,8 @@ class PixelFeatures(TransformerMixin, BaseEstimator):
         imgs = prepare_images(X, channels=self.channels_, size=self.size)
         return imgs.reshape(len(imgs), -1).astype(np.float32) / 255.0
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
 
-
-class HOGFeatures(TransformerMixin, BaseEstimator):
+class HOGFeatures(_ImageInput, TransformerMixin, BaseEstimator):
     """:func:`visionkit.classical.descriptors.hog` of each image, resized to ``size`` first.
 
     Parameters
@@ -234,12 +232,6 @@ class HOGFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "n_features_out_")
         return self._features(X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
 
 
 class PowerNormalizer(TransformerMixin, BaseEstimator):
