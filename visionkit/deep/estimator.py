@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .._validate import VisionkitError, describe
+from .._validate import GRAY_WEIGHTS, VisionkitError, describe
 from .checkpoint import load_checkpoint, save_checkpoint
 from .features import embeddings, feature_maps, first_conv_filters
 from .models import create_model, get_model_spec
@@ -159,7 +159,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             if self.in_chans_ == 3 and x.shape[1] == 1:
                 x = x.expand(-1, 3, -1, -1).contiguous()
             elif self.in_chans_ == 1 and x.shape[1] == 3:
-                w = torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1)
+                w = torch.from_numpy(GRAY_WEIGHTS).view(1, 3, 1, 1)
                 x = (x.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
             else:
                 raise VisionkitError(f"images: the model was trained on {self.in_chans_}-channel images, got {x.shape[1]} channels")

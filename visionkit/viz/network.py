@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._validate import VisionkitError
+from .._validate import GRAY_WEIGHTS, VisionkitError
 from ..classical._kernels import SOBEL_X, SOBEL_Y
 from .deep import attention_maps, attention_rollout, grad_cam
 from .figures import _new_axes, show_panel
@@ -71,7 +71,7 @@ def network_figure(classifier, image: np.ndarray, *, layers=None, class_names=No
         raise VisionkitError(f"image: expected a uint8 (H, W, C) image, got shape {img.shape} and dtype {img.dtype}")
     if img.shape[2] != classifier.in_chans_:
         img = np.repeat(img[..., :1], classifier.in_chans_, axis=2) if classifier.in_chans_ == 3 else \
-            np.round(img[..., :3] @ np.array([0.2125, 0.7154, 0.0721])).astype(np.uint8)[..., None]
+            np.round(img[..., :3] @ GRAY_WEIGHTS).astype(np.uint8)[..., None]
     model = classifier.model_
     device = next(model.parameters()).device
     x = classifier._normalised(classifier._inputs(img[None]), device).float()
