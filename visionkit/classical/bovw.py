@@ -39,7 +39,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.cluster import MiniBatchKMeans
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils.validation import check_is_fitted
 
 from .._validate import VisionkitError, check_positive, describe
@@ -221,12 +221,21 @@ def _sample_chunk(feats: list[LocalFeatures], chunk: int, *, per_image: int, see
 
 
 def _run_chunks(
-    fn: Callable, imgs: list, params: dict, post: Callable, n_jobs: int | None, chunk_size: int, timings: dict | None = None
+    fn: Callable,
+    imgs: list,
+    params: dict,
+    post: Callable,
+    n_jobs: int | None,
+    chunk_size: int,
+    timings: dict | None = None,
+    consume: Callable[[int, Any], None] | None = None,
 ) -> list:
     """Run ``post(descriptors of a chunk, chunk index)`` over chunks of images, in parallel.
 
     ``timings`` (if given) receives the seconds spent in the descriptor and in ``post``, summed over
-    the workers (CPU-seconds of work, not wall time).
+    the workers (CPU-seconds of work, not wall time). With ``consume``, each chunk's result is
+    handed to ``consume(chunk index, result)`` as it arrives and not kept (the list returned is
+    then empty): the caller can write it straight into a preallocated array.
     """
     chunks = [imgs[i : i + chunk_size] for i in range(0, len(imgs), chunk_size)]
 
@@ -244,14 +253,21 @@ def _run_chunks(
         return out, t1 - t0, time.perf_counter() - t1
 
     if not parallel:
-        res = [job(c, i) for i, c in enumerate(chunks)]
+        gen = (job(c, i) for i, c in enumerate(chunks))
     else:
-        # return_as="generator" keeps only a few chunks' results in flight
-        res = list(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(c, i) for i, c in enumerate(chunks)))
+        # return_as="generator" keeps only a few chunks' results in flight, in order
+        gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(c, i) for i, c in enumerate(chunks))
+    kept, t_desc, t_post = [], 0.0, 0.0
+    for i, (out, td, tp) in enumerate(gen):
+        t_desc, t_post = t_desc + td, t_post + tp
+        if consume is None:
+            kept.append(out)
+        else:
+            consume(i, out)
     if timings is not None:
-        timings["descriptors"] = timings.get("descriptors", 0.0) + sum(r[1] for r in res)
-        timings["post"] = timings.get("post", 0.0) + sum(r[2] for r in res)
-    return [r[0] for r in res]
+        timings["descriptors"] = timings.get("descriptors", 0.0) + t_desc
+        timings["post"] = timings.get("post", 0.0) + t_post
+    return kept
 
 
 class BagOfVisualWords(TransformerMixin, BaseEstimator):
@@ -288,8 +304,12 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         Learn the vocabulary from a seeded random subset of at most this many images (``None``:
         all). Describing an image is the costly step, and ``fit_transform`` describes every
         training image twice (once to sample, once to encode); a vocabulary needs far fewer.
+    kmeans : {"minibatch", "full"}
+        ``"minibatch"``: scikit-learn's ``MiniBatchKMeans`` (fast, the default); ``"full"``: Lloyd's
+        ``KMeans`` over the whole sample for ``kmeans_max_iter`` iterations (Coates et al. ran 50),
+        slower and a little tighter.
     kmeans_batch_size, kmeans_max_iter, kmeans_n_init : int
-        MiniBatchKMeans options.
+        k-means options (``kmeans_batch_size`` only for ``"minibatch"``).
     random_state : int, RandomState or None
         Seeds the descriptor sample and k-means.
     n_jobs : int or None
@@ -302,7 +322,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
     vocabulary_ : ndarray of float32, shape (n_words, D)
         The visual words (k-means centroids, in whitened space if ``whiten``).
     whitener_ : ZCAWhitening or None
-    kmeans_ : MiniBatchKMeans
+    kmeans_ : KMeans or MiniBatchKMeans
     n_descriptors_fit_ : int
         Size of the sample the vocabulary was learnt on.
     n_features_out_ : int
@@ -338,6 +358,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         whiten_eps: float = 0.1,
         max_descriptors: int = 100_000,
         max_fit_images: int | None = None,
+        kmeans: Literal["minibatch", "full"] = "minibatch",
         kmeans_batch_size: int = 4096,
         kmeans_max_iter: int = 50,
         kmeans_n_init: int = 1,
@@ -356,6 +377,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         self.whiten_eps = whiten_eps
         self.max_descriptors = max_descriptors
         self.max_fit_images = max_fit_images
+        self.kmeans = kmeans
         self.kmeans_batch_size = kmeans_batch_size
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_n_init = kmeans_n_init
@@ -375,6 +397,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
             raise VisionkitError(f"pyramid: expected a tuple of ints such as (1, 2, 4), got {describe(self.pyramid)}") from None
         if not pyramid:
             raise VisionkitError("pyramid: expected at least one level, got ()")
+        if self.kmeans not in ("minibatch", "full"):
+            raise VisionkitError(f"kmeans: expected 'minibatch' or 'full', got {self.kmeans!r}")
         if self.power is not None:
             check_positive(self.power, "power")
         check_positive(self.max_descriptors, "max_descriptors", integer=True)
@@ -434,13 +458,17 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         if self.whiten:
             self.whitener_ = ZCAWhitening(eps=self.whiten_eps).fit(sample)
             sample = self.whitener_.transform(sample).astype(np.float32)
-        self.kmeans_ = MiniBatchKMeans(
-            n_clusters=k,
-            batch_size=self.kmeans_batch_size,
-            max_iter=self.kmeans_max_iter,
-            n_init=self.kmeans_n_init,
-            random_state=seed,
-        ).fit(sample)
+        if self.kmeans == "full":
+            km = KMeans(n_clusters=k, max_iter=self.kmeans_max_iter, n_init=self.kmeans_n_init, random_state=seed)
+        else:
+            km = MiniBatchKMeans(
+                n_clusters=k,
+                batch_size=self.kmeans_batch_size,
+                max_iter=self.kmeans_max_iter,
+                n_init=self.kmeans_n_init,
+                random_state=seed,
+            )
+        self.kmeans_ = km.fit(sample)
         self.vocabulary_ = self.kmeans_.cluster_centers_.astype(np.float32)
         self.timings_ = {"fit_descriptors_cpu_s": t_fit["descriptors"], "vocabulary_s": time.perf_counter() - t0}
         self.n_descriptors_fit_ = int(len(sample))
@@ -469,9 +497,16 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         )
         fn = _descriptor_fn(self.descriptor)
         t = {}
-        parts = _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, self.chunk_size, t)
+        # each chunk is written into the output as it arrives: peak memory is the output, not twice it
+        out = np.empty((len(imgs), self.n_features_out_), dtype=np.float32)
+        step = self.chunk_size
+
+        def consume(i: int, rows: np.ndarray) -> None:
+            out[i * step : i * step + len(rows)] = rows
+
+        _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, step, t, consume=consume)
         self.last_transform_timings_ = {"descriptors_cpu_s": t["descriptors"], "encoding_cpu_s": t["post"]}
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "vocabulary_")
