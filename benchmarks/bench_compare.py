@@ -27,7 +27,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 PRESETS = {
     "cifar10": {"folder": "cifar10-jpeg", "size": None,
                 "methods": "pixels-svm,hog-svm,kmeans-svm,bovw-svm,resnet,vit,cnn-features-svm",
-                "per_class": "10,100,1000"},
+                "per_class": "10,100,500",
+                "params": {"kmeans-svm": {"n_jobs": 2}, "bovw-svm": {"n_jobs": 2}}},
     "caltech101": {"folder": "caltech101", "size": None,
                    "methods": "hog-svm,bovw-svm,harris-bovw-svm,resnet,cnn-features-svm",
                    "per_class": "5,15,30",
