@@ -198,3 +198,29 @@ def test_cli_compare_and_errors(tmp_path, capsys, test_methods):
     assert "unknown method 'nope'" in err and "test-centroid" in err
     assert main(["compare", "--per-class", "0", "--methods", "test-centroid", "--out", str(out)]) == 2
     assert main(["methods"]) == 0
+
+
+def _summary(rows):
+    return {("d", m, n): {"family": fam, "mean_class_accuracy": (acc, 0.0)} for m, fam, n, acc in rows}
+
+
+def test_crossover_known_answers():
+    from visionkit.bench.report import _crossover_note
+
+    # deep behind at 5, ahead from 15 on
+    s = _summary([("hog", "classical", 5, 0.5), ("hog", "classical", 15, 0.6), ("hog", "classical", 30, 0.65),
+                  ("cnn", "deep", 5, 0.3), ("cnn", "deep", 15, 0.62), ("cnn", "deep", 30, 0.8)])
+    n, best = crossover(s, "d")
+    assert n == 15 and best["deep"][30] == 0.8
+    assert _crossover_note(n, best) == "deep overtakes classical from n/class = 15"
+    # classical ahead everywhere (Caltech-101 from scratch)
+    s = _summary([("hog", "classical", 5, 0.5), ("hog", "classical", 30, 0.7), ("cnn", "deep", 5, 0.1), ("cnn", "deep", 30, 0.2)])
+    n, best = crossover(s, "d")
+    assert n is None and _crossover_note(n, best) == "classical leads at every size measured, n/class = 5, 30"
+    # deep ahead at 5 only: no crossover
+    s = _summary([("hog", "classical", 5, 0.2), ("hog", "classical", 30, 0.7), ("cnn", "deep", 5, 0.3), ("cnn", "deep", 30, 0.6)])
+    n, best = crossover(s, "d")
+    assert n is None and _crossover_note(n, best) == "deep leads at n/class = 5 only, not at every larger size"
+    # one family only
+    n, best = crossover(_summary([("hog", "classical", 5, 0.5)]), "d")
+    assert n is None and _crossover_note(n, best) == "one family only: no crossover to report"

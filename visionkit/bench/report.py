@@ -88,6 +88,19 @@ def crossover(summary: dict, data: str) -> tuple[str | int | None, dict]:
     return None, best
 
 
+def _crossover_note(cross, best: dict) -> str:
+    """One line on who leads where, for the data-efficiency table's title."""
+    if cross is not None:
+        return f"deep overtakes classical from n/class = {cross}"
+    common = sorted(set(best["classical"]) & set(best["deep"]), key=_n_sort)
+    if not common:
+        return "one family only: no crossover to report"
+    deep_leads = [n for n in common if best["deep"][n] > best["classical"][n]]
+    if not deep_leads:
+        return f"classical leads at every size measured, n/class = {', '.join(map(str, common))}"
+    return f"deep leads at n/class = {', '.join(map(str, deep_leads))} only, not at every larger size"
+
+
 def _fig_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -236,8 +249,7 @@ def _tables(summary: dict, records: list[dict], data: str) -> list[tuple[str, li
                 [_fmt(rows[(data, m, n)]["mean_class_accuracy"], True) if (data, m, n) in rows else "–" for n in sizes]
                 for m in methods]
         cross, best = crossover(summary, data)
-        note = (f"deep overtakes classical from n/class = {cross}" if cross is not None
-                else "deep does not overtake classical at every larger size in this range")
+        note = _crossover_note(cross, best)
         tables.append((f"Data efficiency on {data}: mean per-class accuracy % ({note})", head, body))
 
     pert = [r for r in records if r["data"] == data and r.get("perturbation") and r["per_class"] == top]
