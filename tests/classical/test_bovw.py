@@ -31,10 +31,10 @@ from sklearn.utils.estimator_checks import check_estimator, parametrize_with_che
 from visionkit import VisionkitError
 from visionkit.classical.bovw import BagOfVisualWords, assign_words, encode, pyramid_cells, triangle_codes
 from visionkit.classical.descriptors import LocalFeatures, ZCAWhitening
-from visionkit.classical.estimators import Chi2SVC, HOGFeatures, ImagePreprocessor, LinearSVM, PixelFeatures, PowerNormalizer
+from visionkit.classical.estimators import Chi2SVC, ChunkedStandardScaler, HOGFeatures, ImagePreprocessor, LinearSVM, PixelFeatures, PowerNormalizer
 
 
-@parametrize_with_checks([LinearSVM(max_iter=200), Chi2SVC(), PowerNormalizer(), ZCAWhitening()])
+@parametrize_with_checks([LinearSVM(max_iter=200), Chi2SVC(), PowerNormalizer(), ZCAWhitening(), ChunkedStandardScaler(chunk_size=7)])
 def test_sklearn_conformance(estimator, check):
     check(estimator)
 

@@ -1,4 +1,4 @@
-"""MirrorAugmented (train on images + left-right mirrors, average both views) and Lloyd k-means words."""
+"""MirrorAugmented (train on images + left-right mirrors, average both views), Lloyd k-means words, ChunkedStandardScaler."""
 
 import numpy as np
 import pytest
@@ -94,3 +94,26 @@ def test_bad_inputs():
         MirrorAugmented(_Recorder()).fit(np.zeros((2, 4, 4), np.uint8), [0, 1]).transform(np.zeros((1, 4, 4), np.uint8))
     with pytest.raises(VisionkitError, match="kmeans: expected 'minibatch' or 'full'"):
         BagOfVisualWords(kmeans="elkan").fit(np.zeros((2, 40, 40), np.uint8))
+
+
+def test_chunked_standard_scaler_equals_sklearn():
+    from sklearn.preprocessing import StandardScaler
+
+    from visionkit.classical.estimators import ChunkedStandardScaler
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(3.0, 2.0, (1000, 17)) * rng.uniform(0.1, 10, 17)).astype(np.float32)
+    X[:, 4] = 5.0  # a constant column: scale 1, as sklearn
+    ref = StandardScaler().fit(X)
+    got = ChunkedStandardScaler(chunk_size=64).fit(X)
+    np.testing.assert_allclose(got.mean_, ref.mean_, rtol=1e-6)
+    np.testing.assert_allclose(got.var_, ref.var_, rtol=1e-5)
+    np.testing.assert_allclose(got.scale_, ref.scale_, rtol=1e-5)
+    assert got.n_samples_seen_ == 1000
+    # copy=False transforms in place, keeping float32
+    Z = X.copy()
+    out = ChunkedStandardScaler(copy=False, chunk_size=100).fit(Z).transform(Z)
+    assert out is Z or np.shares_memory(out, Z)
+    np.testing.assert_allclose(out, ref.transform(X), rtol=1e-4, atol=1e-5)
+    with pytest.raises(VisionkitError, match="chunk_size"):
+        ChunkedStandardScaler(chunk_size=0).fit(X)
