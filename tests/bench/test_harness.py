@@ -224,3 +224,13 @@ def test_crossover_known_answers():
     # one family only
     n, best = crossover(_summary([("hog", "classical", 5, 0.5)]), "d")
     assert n is None and _crossover_note(n, best) == "one family only: no crossover to report"
+
+
+def test_label_offsets_separate_close_points():
+    from visionkit.bench.report import _label_offsets
+
+    # two methods at the same cost and accuracy, one far away
+    off = _label_offsets([158.0, 159.0, 8.0], [0.538, 0.540, 0.29])
+    assert off[1] == 0.0 and off[0] == -10.0 and off[2] == 0.0
+    assert _label_offsets([], []) == []
+    assert _label_offsets([1.0, 1.0, 1.0], [0.5, 0.5, 0.5]) == [0.0, -10.0, -20.0]
