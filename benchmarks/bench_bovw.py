@@ -21,16 +21,19 @@ OpenCV 5.0.0), 2026-11-27:
   processes, SVM 30 s), peak RSS 3.4 GiB. An earlier run with step 6 gave 68.87 % (seed 0) in 806 s.
 * Fashion-MNIST, ``--dataset fashion-mnist --seeds 0``: HOG (cells 4 and 7) + chi2 map + linear SVM
   89.61 %; with a 14 x 14 intensity thumbnail appended 90.61 %; 474 s for both, peak RSS 4.5 GiB.
-* CIFAR-10 (JPEG q75), ``--dataset cifar10 --seeds 0 --C 0.003 --max-iter 500 --mirror --kmeans full``:
+* CIFAR-10 (JPEG q75), ``--dataset cifar10 --seeds 0 1 2 --C 0.003 --max-iter 500 --mirror --kmeans full``:
   Coates pipeline with 1600 centroids learnt by Lloyd's k-means (50 iterations, as Coates et al.),
   6 x 6 patches, stride 1, 4-quadrant pooling, trained on the 50,000 images and their left-right
-  mirrors, test scores averaged over each image and its mirror: **75.30 %** (seed 0), 1110 s end to
-  end (bovw 737 s wall: k-means 237 s, encoding 809 CPU-s on 2 processes; SVM 344 s, 305 L-BFGS
-  steps). Peak RSS 9.2 GiB in that run, from scikit-learn's StandardScaler.fit (a float64 copy of
-  the 100,000 x 6,400 matrix); ``ChunkedStandardScaler`` now fits it chunk by chunk (seeds 1 and 2:
-  see the README). Without mirrors and with mini-batch k-means: 73.01 % (C = 0.002, 764 s,
-  5.9 GiB) and 73.48 % (C = 0.006, 498 s). Coates et al. report 77.9 % for 1600 centroids on the
-  lossless CIFAR-10.
+  mirrors, test scores averaged over each image and its mirror: **75.61 +- 0.28 %** (75.30, 75.86,
+  75.66; seeds 1 and 2 in one command, seed 0 in another). About 1100 s per seed end to end (bovw
+  660-737 s wall: k-means 189-237 s, encoding ~810 CPU-s on 2 processes; SVM 344-426 s, 305-398
+  L-BFGS steps). Peak RSS 4.0 GiB for seeds 1-2 (joblib workers about 0.15 GiB each, read with
+  ``ps``; the "largest finished child" figure is fork accounting: a worker started while the main
+  process holds 4 GiB is charged those shared pages). Seed 0 ran before ``ChunkedStandardScaler``
+  and peaked at 9.2 GiB inside scikit-learn's ``StandardScaler.fit`` (a float64 copy of the
+  100,000 x 6,400 matrix). Without mirrors and with mini-batch k-means: 73.01 % (C = 0.002, 764 s,
+  5.9 GiB) and 73.48 % (C = 0.006, 498 s); the two changes were not measured apart. Coates et al.
+  report 77.9 % for 1600 centroids on the lossless CIFAR-10.
 
 Run heavy parts under the machine's shared lock, e.g.::
 
@@ -57,6 +60,8 @@ if str(ROOT) not in sys.path:
 
 
 def _peak_rss_gib() -> dict:
+    """Peak RSS of this process and of the largest reaped child. The child figure over-counts: a child
+    forked while this process is large is charged the shared pages it inherits until it execs."""
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     return {"self_gib": round(me, 3), "largest_finished_child_gib": round(kids, 3)}
