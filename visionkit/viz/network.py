@@ -74,8 +74,9 @@ def network_figure(classifier, image: np.ndarray, *, layers=None, class_names=No
             np.round(img[..., :3] @ GRAY_WEIGHTS).astype(np.uint8)[..., None]
     model = classifier.model_
     device = next(model.parameters()).device
-    x = classifier._normalised(classifier._inputs(img[None]), device).float()
-    shown = classifier._inputs(img[None])[0].permute(1, 2, 0).numpy()
+    inputs = classifier._inputs(img[None])  # uint8 (1, C, S, S): what the network sees, resized once
+    x = classifier._normalised(inputs, device).float()
+    shown = inputs[0].permute(1, 2, 0).numpy()
     proba = classifier.predict_proba(img[None])[0]
     pred = int(np.argmax(proba))
     name = model.visionkit_config["name"]
