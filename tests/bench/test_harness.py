@@ -234,3 +234,12 @@ def test_label_offsets_separate_close_points():
     assert off[1] == 0.0 and off[0] == -10.0 and off[2] == 0.0
     assert _label_offsets([], []) == []
     assert _label_offsets([1.0, 1.0, 1.0], [0.5, 0.5, 0.5]) == [0.0, -10.0, -20.0]
+
+
+def test_summary_spread_is_the_sample_std_over_seeds():
+    recs = [{"method": "m", "family": "classical", "data": "d", "per_class": 5, "seed": s, "accuracy": a,
+             "mean_class_accuracy": a, "perturbation": None, "n_train": 50, "confusion_matrix": [[1]]} for s, a in [(0, 0.5), (1, 0.6), (2, 0.7)]]
+    s = summarise(recs)[("d", "m", 5)]
+    assert s["accuracy"][0] == pytest.approx(0.6) and s["accuracy"][1] == pytest.approx(0.1)
+    one = summarise(recs[:1])[("d", "m", 5)]
+    assert one["accuracy"][0] == 0.5 and np.isnan(one["accuracy"][1])

@@ -53,8 +53,9 @@ def summarise(records: list[dict]) -> dict:
             v = v[np.isfinite(v)]
             if not len(v):
                 return float("nan"), float("nan")
-            # no spread from a single seed: NaN, shown as the mean alone
-            return float(v.mean()), float(v.std()) if len(v) > 1 else float("nan")
+            # sample standard deviation over seeds (ddof=1, as the benchmark scripts); none from a single
+            # seed: NaN, shown as the mean alone
+            return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan")
 
         out[key] = {
             "family": rs[0]["family"],
