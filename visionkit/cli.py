@@ -24,12 +24,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .viz.overview import overview_figure
 
     image, name = _load(args.image)
-    classifier = None
-    if args.model:
-        from .deep import DeepClassifier
+    from .deep import DeepClassifier
 
+    class_names = None
+    if args.model:
         classifier = DeepClassifier.load(args.model, device="cpu")
-    fig = overview_figure(image, classifier=classifier, title=name)
+    else:  # no checkpoint: the bundled ImageNet network, titled with ImageNet's class names
+        try:
+            classifier = DeepClassifier.from_pretrained("efficientnet_lite0")
+            class_names = classifier.class_names_
+        except VisionkitError as exc:
+            print(f"visionkit: no network panels: {exc}", file=sys.stderr)
+            classifier = None
+    fig = overview_figure(image, classifier=classifier, class_names=class_names, title=name)
     out = save_figure(fig, args.out, dpi=80)
     print(f"wrote {out}")
     return 0
@@ -100,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="one image, side by side: Sobel, Harris steps, visual words (and a trained network)")
     s.add_argument("image", nargs="?", default="astronaut", help=f"an image file, or a bundled photo ({SAMPLE_CHOICES}); default astronaut")
     s.add_argument("--out", default="out/figure.png", help="output .png or .svg (default out/figure.png)")
-    s.add_argument("--model", default=None, help="a DeepClassifier checkpoint (PATH.safetensors + PATH.json) to show what it looks at")
+    s.add_argument("--model", default=None, help="a DeepClassifier checkpoint (PATH.safetensors + PATH.json) to show what it "
+                   "looks at; default: EfficientNet-Lite0 with its ImageNet weights")
     s.set_defaults(func=cmd_show)
 
     c = sub.add_parser("compare", help="run classical and deep methods on the same images and write a report")
@@ -114,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_compare)
 
     m = sub.add_parser("methods", help="list the registered methods")
-    m.add_argument("--family", choices=["classical", "deep"], default=None)
+    m.add_argument("--family", choices=["classical", "deep", "transfer"], default=None)
     m.set_defaults(func=cmd_methods)
     return p
 

@@ -26,9 +26,12 @@ from typing import Any, Callable
 
 from ._validate import VisionkitError
 
-__all__ = ["MethodSpec", "register", "create", "list_methods", "get_spec", "FAMILIES"]
+__all__ = ["MethodSpec", "register", "create", "list_methods", "get_spec", "FAMILIES", "FAMILY_LABELS"]
 
-FAMILIES = ("classical", "deep")
+FAMILIES = ("classical", "deep", "transfer")
+#: How each family is named for people: features designed by hand, learned from the data at hand, or
+#: learned on a large data set (ImageNet) and transferred.
+FAMILY_LABELS = {"classical": "handcrafted", "deep": "learned from this data", "transfer": "transferred from ImageNet"}
 
 
 @dataclass(frozen=True)

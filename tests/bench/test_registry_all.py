@@ -10,7 +10,10 @@ METHODS = registry.list_methods()
 
 
 # vocabularies small enough for 18 tiny images (a larger one is a documented error)
-TINY = {"bovw-svm": {"n_words": 16}, "harris-bovw-svm": {"n_words": 8}, "kmeans-svm": {"n_words": 32}}
+TINY = {"bovw-svm": {"n_words": 16}, "harris-bovw-svm": {"n_words": 8}, "kmeans-svm": {"n_words": 32},
+        # pretrained networks at 64 px: the protocol, not the accuracy at the weights' own size
+        "pretrained-features-svm": {"img_size": 64, "cache": False},
+        "pretrained-finetune": {"img_size": 64, "epochs": 1, "min_steps": 2, "batch_size": 18}}
 
 
 def _tiny(n_per_class=6, size=32, channels=3, seed=0):
@@ -39,7 +42,9 @@ def test_registry_is_populated():
         assert name in METHODS
     for name in METHODS:
         spec = registry.get_spec(name)
-        assert spec.family in ("classical", "deep") and spec.description
+        assert spec.family in ("classical", "deep", "transfer") and spec.description
+    for name in ("pretrained-features-svm", "pretrained-finetune"):
+        assert registry.get_spec(name).family == "transfer"
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -55,7 +60,7 @@ def test_method_protocol_on_tiny_data(name):
     assert method.fit(x, y) is method
     pred = np.asarray(method.predict(x))
     assert pred.shape == (len(x),) and set(np.unique(pred)) <= {0, 1, 2}
-    if spec.family == "classical":
+    if spec.family == "classical" or name == "pretrained-features-svm":
         assert (pred == y).mean() >= 0.6, f"{name} does not fit three easy classes: {(pred == y).mean():.2f}"
     if hasattr(method, "transform"):
         f = np.asarray(method.transform(x[:4]))

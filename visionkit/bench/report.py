@@ -25,7 +25,11 @@ from .store import ResultStore  # noqa: E402
 
 __all__ = ["write_report", "summarise", "crossover"]
 
-FAMILY_STYLE = {"classical": dict(color="tab:blue", marker="o", linestyle="-"), "deep": dict(color="tab:red", marker="s", linestyle="--")}
+from ..registry import FAMILY_LABELS  # noqa: E402
+
+FAMILY_STYLE = {"classical": dict(color="tab:blue", marker="o", linestyle="-"),
+                "deep": dict(color="tab:red", marker="s", linestyle="--"),
+                "transfer": dict(color="tab:green", marker="^", linestyle=":")}
 
 
 # For these perturbations a smaller number is a stronger perturbation (contrast factor, JPEG quality).
@@ -74,9 +78,9 @@ def summarise(records: list[dict]) -> dict:
 def crossover(summary: dict, data: str) -> tuple[str | int | None, dict]:
     """The smallest training size per class from which the best deep method beats the best classical one
     at every larger size; ``None`` if deep never overtakes (or one family is missing)."""
-    best: dict[str, dict] = {"classical": {}, "deep": {}}
+    best: dict[str, dict] = {f: {} for f in FAMILY_STYLE}
     for (d, _m, n), s in summary.items():
-        if d == data:
+        if d == data and s["family"] in best:
             fam = best[s["family"]]
             fam[n] = max(fam.get(n, -1.0), s["mean_class_accuracy"][0])
     common = sorted(set(best["classical"]) & set(best["deep"]), key=_n_sort)
@@ -91,6 +95,20 @@ def crossover(summary: dict, data: str) -> tuple[str | int | None, dict]:
 
 def _crossover_note(cross, best: dict) -> str:
     """One line on who leads where, for the data-efficiency table's title."""
+    note = _family_note(cross, best)
+    transfer = sorted(set(best.get("transfer", {})) & set(best["classical"]), key=_n_sort)
+    if transfer:
+        ahead = [n for n in transfer if best["transfer"][n] > best["classical"][n]]
+        if len(ahead) == len(transfer):
+            note += "; transferred features lead handcrafted ones at every size"
+        elif not ahead:
+            note += "; handcrafted features lead transferred ones at every size"
+        else:
+            note += f"; transferred features lead handcrafted ones at n/class = {', '.join(map(str, ahead))}"
+    return note
+
+
+def _family_note(cross, best: dict) -> str:
     if cross is not None:
         return f"deep overtakes classical from n/class = {cross}"
     common = sorted(set(best["classical"]) & set(best["deep"]), key=_n_sort)
@@ -129,6 +147,16 @@ def _label_offsets(xs: list[float], ys: list[float], *, step: float = 10.0) -> l
     return offsets
 
 
+def _family_legend(ax, families) -> None:
+    """A legend of the families present: colour and marker, with their names for people."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=FAMILY_STYLE[f]["color"], marker=FAMILY_STYLE[f]["marker"], linestyle="none",
+                      label=FAMILY_LABELS[f]) for f in FAMILY_STYLE if f in families]
+    if handles:
+        ax.legend(handles=handles, fontsize=8, loc="lower right")
+
+
 def _plots(summary: dict, records: list[dict], data: str) -> dict[str, bytes]:
     plots: dict[str, bytes] = {}
     rows = {k: v for k, v in summary.items() if k[0] == data}
@@ -147,7 +175,8 @@ def _plots(summary: dict, records: list[dict], data: str) -> dict[str, bytes]:
     ax.set_xscale("log")
     ax.set_xlabel("fit time (s, log scale)")
     ax.set_ylabel("mean per-class accuracy")
-    ax.set_title(f"{data}: accuracy against cost (n/class = {top}); blue classical, red deep")
+    ax.set_title(f"{data}: accuracy against cost (n/class = {top})")
+    _family_legend(ax, {s["family"] for *_, s in pts})
     ax.grid(alpha=0.3)
     plots["accuracy_vs_cost"] = _fig_png(fig)
 
@@ -163,8 +192,9 @@ def _plots(summary: dict, records: list[dict], data: str) -> dict[str, bytes]:
             x = [p[0] for p in pts]
             y = np.array([p[1]["mean_class_accuracy"][0] for p in pts])
             e = np.array([p[1]["mean_class_accuracy"][1] for p in pts])
-            ax.plot(x, y, label=m, marker=st["marker"], linestyle=st["linestyle"])
-            ax.fill_between(x, y - e, y + e, alpha=0.15)
+            line, = ax.plot(x, y, label=f"{m} ({FAMILY_LABELS[pts[0][1]['family']]})", marker=st["marker"],
+                            linestyle=st["linestyle"])
+            ax.fill_between(x, y - e, y + e, alpha=0.15, color=line.get_color())
         cross, _ = crossover(summary, data)
         ax.set_xscale("log")
         ax.set_xlabel("training images per class (log scale)")
@@ -256,7 +286,7 @@ def _tables(summary: dict, records: list[dict], data: str) -> list[tuple[str, li
         s = rows.get((data, m, top))
         if not s:
             continue
-        body.append([m, s["family"], _fmt(s["accuracy"], True), _fmt(s["mean_class_accuracy"], True), _fmt(s["macro_f1"]),
+        body.append([m, FAMILY_LABELS.get(s["family"], s["family"]), _fmt(s["accuracy"], True), _fmt(s["mean_class_accuracy"], True), _fmt(s["macro_f1"]),
                      _fmt(s["fit_seconds"]), _fmt(s["predict_images_per_second"]),
                      f"{s['size']:,} {s['size_kind']}" if s["size"] else "–", _fmt(s["peak_memory_mb"]),
                      ",".join(map(str, s["seeds"])), str(s["n_train"])])
@@ -264,7 +294,7 @@ def _tables(summary: dict, records: list[dict], data: str) -> list[tuple[str, li
 
     if len(sizes) > 1:
         head = ["method", "family"] + [f"n/class={n}" for n in sizes]
-        body = [[m, rows[next(k for k in rows if k[1] == m)]["family"]] +
+        body = [[m, FAMILY_LABELS.get(fam := rows[next(k for k in rows if k[1] == m)]["family"], fam)] +
                 [_fmt(rows[(data, m, n)]["mean_class_accuracy"], True) if (data, m, n) in rows else "–" for n in sizes]
                 for m in methods]
         cross, best = crossover(summary, data)

@@ -161,6 +161,8 @@ def run_experiment(
                 "key": key,
                 **base,
                 "family": spec.family,
+                # what the method's features were learned on before this data (None: nothing)
+                "pretrained": getattr(method, "pretrained_on_", None),
                 "perturbation": None if pert is None else {"kind": pert[0], "strength": pert[1]},
                 "n_train": int(len(y_train)),
                 "n_test": int(len(test_labels)),

@@ -78,6 +78,14 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
     min_steps : int, optional
         Train for at least this many optimiser steps: on small training sets the number of epochs
         grows so that the network gets a fair amount of training (the data-efficiency experiment).
+    pretrained : bool
+        Start from the model's pretrained weights (``visionkit.deep.models.list_pretrained()``) and
+        fine-tune the whole network: its registered recipe trains the pretrained layers at
+        ``backbone_lr_scale`` times the learning rate of the fresh classifier. Images are then prepared
+        as the weights expect (resized, centre-cropped to ``img_size``, default the trained size, and
+        normalised with the weights' statistics, not the training set's).
+    weights : path, optional
+        A local weights file to start from instead of the installed weights package.
     device : str
         "auto" (CUDA when available), "cpu", "cuda".
     random_state : int
@@ -99,7 +107,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                  batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
                  weight_decay: float | None = None, label_smoothing: float | None = None, augment: str | None = None,
                  train_options: dict | None = None, validation_fraction: float = 0.0, patience: int | None = None,
-                 min_steps: int | None = None, device: str = "auto", random_state: int = 0, progress: bool = False) -> None:
+                 min_steps: int | None = None, pretrained: bool = False, weights: str | None = None, device: str = "auto",
+                 random_state: int = 0, progress: bool = False) -> None:
         self.model = model
         self.img_size = img_size
         self.epochs = epochs
@@ -113,6 +122,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.min_steps = min_steps
+        self.pretrained = pretrained
+        self.weights = weights
         self.device = device
         self.random_state = random_state
         self.progress = progress
@@ -134,8 +145,29 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             recipe["epochs"] = max(int(recipe.get("epochs", 10)), math.ceil(int(self.min_steps) / steps_per_epoch))
         return TrainConfig.from_dict(recipe)
 
+    def _pretrained_config(self):
+        if not self.pretrained:
+            return None
+        cfg = get_model_spec(self.model).pretrained
+        if cfg is None:
+            from .models import list_pretrained
+
+            raise VisionkitError(f"pretrained: model {self.model!r} has no pretrained weights; expected one of {list_pretrained()}")
+        return cfg
+
+    def _prepare(self, images: Any, size: int) -> torch.Tensor:
+        """uint8 (N, C, size, size): squashed to a square from scratch, resized and centre-cropped when pretrained."""
+        cfg = self._pretrained_config()
+        if cfg is None:
+            return prepare_images(images, size)
+        from .models import resize_center_crop
+
+        return resize_center_crop(images, size, crop_pct=cfg.crop_pct, interpolation=cfg.interpolation)
+
     def _size_for(self, images: Any) -> int | None:
         spec = get_model_spec(self.model)
+        if self.pretrained and self.img_size is None:
+            return self._pretrained_config().input_size
         if self.img_size is not None:
             if self.img_size < spec.min_size:
                 raise VisionkitError(f"img_size: model {self.model!r} needs at least {spec.min_size}, got {self.img_size}")
@@ -152,7 +184,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             raise NotFittedError(f"this DeepClassifier({self.model!r}) is not fitted yet; call fit(images, labels) first")
 
     def _inputs(self, images: Any) -> torch.Tensor:
-        x = prepare_images(images, self.img_size_)
+        x = self._prepare(images, self.img_size_)
         if x.shape[1] != self.in_chans_:
             # the harness mixes grey and colour data sets: grey is repeated on three channels, colour
             # reduced to grey with the BT.709 weights (visionkit's colour rule)
@@ -170,7 +202,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, images: Any, labels: Any) -> "DeepClassifier":
         """Train on uint8 images (N, H, W, C) and labels (N,); returns ``self``."""
         size = self._size_for(images)
-        x = prepare_images(images, size)
+        x = self._prepare(images, size)
         y_raw = np.asarray(labels)
         if y_raw.ndim != 1 or len(y_raw) != len(x):
             raise VisionkitError(f"labels: expected shape ({len(x)},), got {describe(y_raw)}")
@@ -187,12 +219,15 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             val = (x[val_idx], y[val_idx])
         config = self._train_config(len(train_idx))
         self.img_size_, self.in_chans_ = size, int(x.shape[1])
+        pretrained = self._pretrained_config()
         self.model_ = create_model(self.model, num_classes=len(self.classes_), in_chans=self.in_chans_, img_size=size,
-                                   seed=int(self.random_state))
-        result = fit(self.model_, x[train_idx], y[train_idx], config, val=val)
+                                   seed=int(self.random_state), pretrained=pretrained is not None, weights=self.weights)
+        norm = dict(mean=list(pretrained.mean), std=list(pretrained.std)) if pretrained is not None else {}
+        result = fit(self.model_, x[train_idx], y[train_idx], config, val=val, **norm)
         self.mean_, self.std_, self.history_ = result.mean, result.std, result.history
         self.tta_ = config.tta
         self.train_time_s_ = result.train_time_s
+        self.pretrained_on_ = pretrained.dataset if pretrained is not None else None
         return self
 
     def _logits(self, images: Any) -> torch.Tensor:
@@ -252,6 +287,28 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         return save_checkpoint(path, self.model_.state_dict(), config)
 
     @classmethod
+    def from_pretrained(cls, model: str = "efficientnet_lite0", *, weights: str | None = None,
+                        device: str = "cpu") -> "DeepClassifier":
+        """The pretrained network as it is, a fitted classifier of its own classes (ImageNet's 1,000).
+
+        Nothing is trained: ``predict`` gives ImageNet class indices (names in
+        ``visionkit.deep.models.imagenet_classes()``), and the figures (``visionkit show``) can look
+        inside a network without a checkpoint.
+        """
+        from .models import imagenet_classes
+
+        est = cls(model, pretrained=True, weights=weights, device=device)
+        cfg = est._pretrained_config()
+        est.model_ = create_model(model, num_classes=1000, in_chans=3, img_size=cfg.input_size, pretrained=True,
+                                  weights=weights).to(resolve_device(device)).eval()
+        est.classes_ = np.arange(1000)
+        est.class_names_ = imagenet_classes()
+        est.mean_, est.std_ = list(cfg.mean), list(cfg.std)
+        est.img_size_, est.in_chans_, est.tta_, est.history_ = cfg.input_size, 3, 0, []
+        est.pretrained_on_ = cfg.dataset
+        return est
+
+    @classmethod
     def load(cls, path: str | Path, *, device: str = "auto") -> "DeepClassifier":
         """Rebuild a classifier written by :meth:`save` (safetensors only; a pickle is refused)."""
         tensors, config = load_checkpoint(path)
@@ -261,6 +318,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         est = cls(**params)
         model_cfg = dict(config["model"])
         name = model_cfg.pop("name")
+        model_cfg.pop("pretrained", None)  # the fine-tuned weights are in the checkpoint
         est.model_ = create_model(name, **model_cfg)
         est.model_.load_state_dict(tensors)
         est.model_.to(resolve_device(device)).eval()

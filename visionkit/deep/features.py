@@ -40,17 +40,21 @@ def default_feature_layers(model: nn.Module) -> tuple[str, str, str]:
     return _spec(model).feature_layers
 
 
-@torch.no_grad()
-def embeddings(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """The penultimate embedding: the input of the final linear layer, shape (B, D)."""
-    spec = _spec(model)
+def _capture_input(model: nn.Module, layer: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """Run ``model`` on ``inputs`` and return what ``layer`` received (its first positional input)."""
     captured: list[torch.Tensor] = []
-    handle = _module(model, spec.head).register_forward_hook(lambda m, a, o: captured.append(a[0]))
+    handle = layer.register_forward_hook(lambda m, a, o: captured.append(a[0]))
     try:
         model(inputs)
     finally:
         handle.remove()
-    return captured[0].flatten(1).float()
+    return captured[0]
+
+
+@torch.no_grad()
+def embeddings(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """The penultimate embedding: the input of the final linear layer, shape (B, D)."""
+    return _capture_input(model, _module(model, _spec(model).head), inputs).flatten(1).float()
 
 
 def _to_nchw(out: torch.Tensor, layout: str) -> torch.Tensor:

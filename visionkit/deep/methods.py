@@ -16,6 +16,16 @@ efficientnet        torchvision EfficientNet-B0 from scratch, AdamW, 8 epochs
 airbench            airbench94's net and recipe, 10 epochs
 cnn-features-svm    a trained CNN's penultimate embeddings, L2-normalised, into a LinearSVC
 ==================  =====================================================================
+
+Family "transfer" (features learned on ImageNet-1k, then reused here):
+
+=======================  ================================================================
+method                   what it is
+=======================  ================================================================
+pretrained-features-svm  frozen EfficientNet-Lite0, pooled features, L2, LinearSVC
+pretrained-finetune      EfficientNet-Lite0 fine-tuned whole: SGD, cosine, 5 epochs, the
+                         pretrained layers at 0.1x the head's learning rate
+=======================  ================================================================
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from sklearn.svm import LinearSVC
 
 from .. import registry
 from .estimator import DeepClassifier
+from .transfer import PretrainedFeaturesSVM
 
 __all__ = ["CNNFeaturesSVM"]
 
@@ -104,3 +115,15 @@ class CNNFeaturesSVM(ClassifierMixin, BaseEstimator):
 
 registry.register("cnn-features-svm", CNNFeaturesSVM, family="deep",
                   description="ResNet-20 embeddings (trained on the data), L2-normalised, into a LinearSVC")
+
+
+registry.register("pretrained-features-svm", PretrainedFeaturesSVM, family="transfer",
+                  description="EfficientNet-Lite0 with ImageNet weights, frozen: pooled features, L2-normalised, LinearSVC")
+
+
+def _make_finetune(**params: Any) -> DeepClassifier:
+    return DeepClassifier(**{"model": "efficientnet_lite0", "pretrained": True, "min_steps": 150, **params})
+
+
+registry.register("pretrained-finetune", _make_finetune, family="transfer",
+                  description="EfficientNet-Lite0 from ImageNet weights, fine-tuned whole (backbone at 0.1x lr), 5 epochs")

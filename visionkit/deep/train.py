@@ -68,6 +68,10 @@ class TrainConfig:
         Learning-rate multiplier of biases and norm parameters (1-D tensors).
     bias_weight_decay : bool
         Decay those too, at the same per-step rate as the weights (airbench); else no decay.
+    backbone_lr_scale : float
+        Learning-rate multiplier of every parameter outside the classifier head (the registered
+        ``ModelSpec.head``): fine-tuning a pretrained network trains its pretrained layers slower
+        (e.g. 0.1) than the fresh head.
     schedule : {"triangle", "cosine", "constant"}
     warmup : float
         Fraction of training spent warming up.
@@ -112,6 +116,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     bias_lr_scale: float = 1.0
     bias_weight_decay: bool = False
+    backbone_lr_scale: float = 1.0
     schedule: str = "triangle"
     warmup: float = 0.2
     start_factor: float = 0.1
@@ -141,6 +146,9 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise VisionkitError(f"{name}: expected an integer >= 1, got {describe(v)}")
+        if isinstance(self.backbone_lr_scale, bool) or not isinstance(self.backbone_lr_scale, (int, float)) \
+                or not 0 <= self.backbone_lr_scale <= 1:
+            raise VisionkitError(f"backbone_lr_scale: expected a number in [0, 1], got {describe(self.backbone_lr_scale)}")
         if not (0 <= self.warmup < 1) or self.lr <= 0 or not (0 <= self.label_smoothing < 1) or self.tta not in (0, 1, 2):
             raise VisionkitError(f"expected 0 <= warmup < 1, lr > 0, 0 <= label_smoothing < 1 and tta in (0, 1, 2), "
                                  f"got warmup={self.warmup}, lr={self.lr}, label_smoothing={self.label_smoothing}, tta={self.tta}")
@@ -280,16 +288,37 @@ def lr_factor(progress: float, config: TrainConfig) -> float:
 # ---------------------------------------------------------------------------------- optimisation
 
 
+def _head_parameter_ids(model: nn.Module) -> set[int]:
+    cfg = getattr(model, "visionkit_config", None)
+    if cfg is None:
+        raise VisionkitError("backbone_lr_scale: expected a model from visionkit.deep.create_model (its head is registered), "
+                             f"got {type(model).__name__}")
+    from .models import get_model_spec
+
+    head = dict(model.named_modules())[get_model_spec(cfg["name"]).head]
+    return {id(p) for p in head.parameters()}
+
+
 def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
-    decay, other = [], []
+    head = _head_parameter_ids(model) if config.backbone_lr_scale != 1 else None
+    # (weights, head) first: with backbone_lr_scale = 1 exactly the two groups of before (weights, other)
+    groups: dict[tuple[bool, bool], list] = {(True, True): [], (False, True): [], (True, False): [], (False, False): []}
     for p in model.parameters():
-        (decay if p.ndim > 1 else other).append(p)
-    lr_b = config.lr * config.bias_lr_scale
-    wd_b = config.weight_decay / config.bias_lr_scale if config.bias_weight_decay else 0.0
-    if config.optimizer == "adamw" and config.bias_weight_decay:
-        wd_b = config.weight_decay  # decoupled: lr * wd per step, scaled with lr like the weights
-    return [dict(params=decay, lr=config.lr, weight_decay=config.weight_decay, base_lr=config.lr),
-            dict(params=other, lr=lr_b, weight_decay=wd_b, base_lr=lr_b)]
+        groups[(p.ndim > 1, head is None or id(p) in head)].append(p)
+    out = []
+    for (is_weight, in_head), params in groups.items():
+        if not in_head and not params:
+            continue
+        scale = 1.0 if in_head else config.backbone_lr_scale
+        if is_weight:
+            lr, wd = config.lr * scale, config.weight_decay
+        else:
+            lr = config.lr * config.bias_lr_scale * scale
+            wd = config.weight_decay / config.bias_lr_scale if config.bias_weight_decay else 0.0
+            if config.optimizer == "adamw" and config.bias_weight_decay:
+                wd = config.weight_decay  # decoupled: lr * wd per step, scaled with lr like the weights
+        out.append(dict(params=params, lr=lr, weight_decay=wd, base_lr=lr))
+    return out
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

@@ -7,7 +7,8 @@ unknown name lists the valid ones (torchvision's habit).
 Every model takes any number of classes, 1 or 3 input channels (any positive count in fact) and
 any input size from its ``min_size`` up; below it a :class:`~visionkit.VisionkitError` says so.
 Models with a learnt position embedding per token (torchvision's ViT) are fixed to the size they were
-built for.
+built for. The EfficientNet-Lite models come with ImageNet-1k weights (``pretrained=True``; see
+:mod:`.pretrained`); their preprocessing is part of the weights.
 
 Parameter counts (``num_classes=10``, ``in_chans=3``, computed by ``count_parameters`` and checked
 by ``tests/deep/test_models.py``):
@@ -27,12 +28,15 @@ convnext_atto_cifar     3,376,290        16  ConvNeXt (atto widths 40-320, depth
 vit_cifar               1,793,866         8  ViT, 4x4 patches, dim 192, depth 6, fixed sin-cos positions
 vit_b_16               85,806,346        32  torchvision ViT-B/16 at 224 (learnt positions: 85,658,890 at 32)
 swin_t_cifar           27,507,028        16  torchvision Swin-T with 2x2 patches and 4x4 windows
+efficientnet_lite0      3,383,818        32  EfficientNet-Lite0 (timm), ImageNet-1k weights, 224 px
+efficientnet_lite1      4,148,490        32  EfficientNet-Lite1 (timm), ImageNet-1k weights, 240 px
+efficientnet_lite2      4,823,882        32  EfficientNet-Lite2 (timm), ImageNet-1k weights, 260 px
 ====================  ===========  ========  =================================================
 """
 
 from __future__ import annotations
 
-from . import airbench, alexnet_vgg, convnext, efficientnet, lenet, resnet, swin, vit  # noqa: F401  (register)
+from . import airbench, alexnet_vgg, convnext, efficientnet, lenet, pretrained, resnet, swin, vit  # noqa: F401  (register)
 from ._registry import (
     SGD_RECIPE,
     ModelSpec,
@@ -47,9 +51,11 @@ from .airbench import AIRBENCH_RECIPE, AirbenchNet
 from .alexnet_vgg import AlexNetBN
 from .convnext import ConvNeXt
 from .lenet import LeNet5
+from .pretrained import Backbone, PretrainedConfig, imagenet_classes, list_pretrained, load_backbone, resize_center_crop
 from .vit import VisionTransformer
 
 __all__ = [
     "ModelSpec", "register_model", "create_model", "list_models", "get_model_spec", "count_parameters", "first_conv",
     "SGD_RECIPE", "LeNet5", "AlexNetBN", "AirbenchNet", "AIRBENCH_RECIPE", "ConvNeXt", "VisionTransformer",
+    "Backbone", "PretrainedConfig", "imagenet_classes", "list_pretrained", "load_backbone", "resize_center_crop",
 ]

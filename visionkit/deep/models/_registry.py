@@ -46,6 +46,9 @@ class ModelSpec:
         Training defaults (see :class:`visionkit.deep.train.TrainConfig`) that suit this model.
     timm_name : str or None
         The closest timm model, for the throughput comparison.
+    pretrained : PretrainedConfig or None
+        For models with pretrained weights: what they were learned on, where the file comes from,
+        and the preprocessing that is part of the weights (see :mod:`.pretrained`).
     """
 
     name: str
@@ -60,6 +63,7 @@ class ModelSpec:
     fixed_size: bool = False
     recipe: dict[str, Any] = field(default_factory=dict)
     timm_name: str | None = None
+    pretrained: Any = None
 
 
 _MODELS: dict[str, ModelSpec] = {}
@@ -67,14 +71,15 @@ _MODELS: dict[str, ModelSpec] = {}
 
 def register_model(name: str, *, min_size: int, default_img_size: int = 32, num_params: int, head: str,
                    feature_layers: tuple[str, str, str], description: str = "", feature_layout: str = "nchw",
-                   fixed_size: bool = False, recipe: dict[str, Any] | None = None, timm_name: str | None = None):
+                   fixed_size: bool = False, recipe: dict[str, Any] | None = None, timm_name: str | None = None,
+                   pretrained: Any = None):
     """Decorator registering a builder under ``name``; a name used twice is an error."""
 
     def _do(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
             raise VisionkitError(f"model {name!r} is already registered (by {_MODELS[name].builder.__name__})")
         _MODELS[name] = ModelSpec(name, builder, min_size, default_img_size, num_params, head, tuple(feature_layers),
-                                  description, feature_layout, fixed_size, dict(recipe or {}), timm_name)
+                                  description, feature_layout, fixed_size, dict(recipe or {}), timm_name, pretrained)
         return builder
 
     return _do
@@ -120,6 +125,7 @@ def create_model(
     in_chans: int = 3,
     img_size: int | None = None,
     weights: str | Path | None = None,
+    pretrained: bool = False,
     seed: int | None = None,
     **kwargs: Any,
 ) -> nn.Module:
@@ -140,6 +146,10 @@ def create_model(
         A local state dict (``.safetensors``, or ``.pth``/``.pt`` read with ``torch.load(weights_only=True)``)
         from torchvision or timm; a first conv with other channels is adapted (summed or repeated) and
         a classifier with another number of classes is left freshly initialised. Nothing is downloaded.
+    pretrained : bool
+        Load the model's registered pretrained weights (``list_pretrained()``; from ``weights`` when
+        given, else from the installed weights package). The classifier is kept when ``num_classes``
+        matches the weights (1000 for ImageNet) and freshly initialised otherwise.
     seed : int, optional
         Seed for the initial weights (torch's global generator is forked and restored: no side effect).
     **kwargs
@@ -166,7 +176,21 @@ def create_model(
         model = spec.builder(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
     model.visionkit_config = dict(name=name, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
     model.register_forward_pre_hook(_input_check(spec, in_chans, img_size))
-    if weights is not None:
+    if pretrained and spec.pretrained is None:
+        from .pretrained import list_pretrained
+
+        raise VisionkitError(f"pretrained: model {name!r} has no pretrained weights; models with weights: {', '.join(list_pretrained())}")
+    if pretrained or (weights is not None and spec.pretrained is not None):
+        from ..checkpoint import load_pretrained
+        from .pretrained import _load_pretrained_state
+
+        skipped = load_pretrained(model, _load_pretrained_state(name, model, weights))
+        wrong = [k for k in skipped if not k.startswith(spec.head + ".")]
+        if wrong:  # only a classifier for another number of classes may stay fresh
+            raise VisionkitError(f"weights do not fit {name!r}: {len(wrong)} tensors have other shapes, e.g. {wrong[:3]} "
+                                 "(weights for another variant?)")
+        model.visionkit_config["pretrained"] = spec.pretrained.dataset
+    elif weights is not None:
         from ..checkpoint import load_pretrained
 
         load_pretrained(model, weights)

@@ -1,0 +1,205 @@
+"""Transfer: features a network learned on ImageNet, reused on the data at hand.
+
+:func:`cached_features` extracts a :class:`~visionkit.deep.models.Backbone`'s pooled features in batches
+(with a progress bar) and keeps them on disk, one row per image keyed by a digest of the image's pixels,
+so that every method, seed and training subset that sees the same image reuses its row.
+:class:`PretrainedFeaturesSVM` is the off-the-shelf recipe of Razavian et al. 2014 and Chatfield et al.
+2014: frozen backbone, pooled penultimate features, L2 normalisation, a linear SVM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.svm import LinearSVC
+
+from .._validate import VisionkitError, describe
+
+__all__ = ["image_digests", "cached_features", "PretrainedFeaturesSVM"]
+
+
+def image_digests(images: Any) -> list[bytes]:
+    """A 16-byte BLAKE2 digest of each image's shape, dtype and pixels (uint8 (N, H, W, C) or a list)."""
+    out = []
+    for im in images:
+        a = np.ascontiguousarray(im)
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((a.shape, a.dtype.str)).encode())
+        h.update(a.data)
+        out.append(h.digest())
+    return out
+
+
+def _cache_dir(backbone, amp: bool, base: str | os.PathLike | None) -> Path:
+    from ..data import default_cache_dir
+
+    c = backbone.config
+    tag = f"{backbone.name.replace(':', '_')}-{backbone.weights_id}-{c.input_size}-{c.crop_pct:g}-{c.interpolation}-{'bf16' if amp else 'fp32'}"
+    return (Path(base) if base is not None else default_cache_dir()) / "features" / tag
+
+
+def _read_cache(folder: Path) -> dict[bytes, np.ndarray]:
+    rows: dict[bytes, np.ndarray] = {}
+    if not folder.is_dir():
+        return rows
+    for f in sorted(folder.glob("*.npz")):
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                keys, feats = z["digests"], z["features"]
+            if keys.ndim != 2 or keys.shape[1] != 16 or len(keys) != len(feats):
+                raise ValueError("inconsistent arrays")
+        except Exception as exc:  # a damaged chunk is dropped and recomputed, never fatal
+            warnings.warn(f"feature cache: ignoring damaged file {str(f)!r} ({type(exc).__name__}: {exc})", stacklevel=3)
+            continue
+        rows.update(zip(map(bytes, keys), feats))
+    return rows
+
+
+def _write_cache(folder: Path, digests: list[bytes], feats: np.ndarray) -> None:
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.blake2b(b"".join(digests), digest_size=12).hexdigest() + ".npz"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".chunk.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, digests=np.frombuffer(b"".join(digests), np.uint8).reshape(-1, 16), features=feats)
+            os.replace(tmp, folder / name)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:  # the cache is optional: a full or read-only disk only costs time
+        warnings.warn(f"feature cache: could not write to {str(folder)!r} ({exc}); going on without it", stacklevel=3)
+
+
+def cached_features(backbone, images: Any, *, cache: bool | str | os.PathLike = True, batch_size: int = 64,
+                    amp: bool = False, progress: bool = False) -> np.ndarray:
+    """``backbone.features(images)``, reusing rows computed before for the same pixels.
+
+    Parameters
+    ----------
+    backbone : Backbone
+    images : uint8 ndarray (N, H, W, C) or list of (H, W, C)
+    cache : bool or path
+        ``True``: under ``default_cache_dir()/features/``; a path: there; ``False``: no cache.
+        Rows are stored per backbone, weights, input size, crop and precision.
+    batch_size, amp, progress
+        As :meth:`Backbone.features`.
+
+    Returns
+    -------
+    ndarray, float32, shape (N, D)
+    """
+    n = len(images)
+    if n == 0:
+        raise VisionkitError(f"images: expected at least one image, got {describe(images)}")
+    if not cache:
+        return backbone.features(images, batch_size=batch_size, amp=amp, progress=progress)
+    folder = _cache_dir(backbone, amp, None if cache is True else cache)
+    digests = image_digests(images)
+    known = _read_cache(folder)
+    missing = [i for i, d in enumerate(digests) if d not in known]
+    if missing:
+        sub = images[missing] if isinstance(images, np.ndarray) else [images[i] for i in missing]
+        new = backbone.features(sub, batch_size=batch_size, amp=amp, progress=progress)
+        new_digests = [digests[i] for i in missing]
+        _write_cache(folder, new_digests, new)
+        known.update(zip(new_digests, new))
+    return np.stack([known[d] for d in digests]).astype(np.float32, copy=False)
+
+
+class PretrainedFeaturesSVM(ClassifierMixin, BaseEstimator):
+    """A frozen pretrained network's pooled features, L2-normalised, classified by a linear SVM.
+
+    The same linear SVM (``sklearn.svm.LinearSVC``) as the handcrafted pipelines, so the comparison is
+    between features. Features are extracted in batches with the backbone's own preprocessing and
+    cached per image (:func:`cached_features`).
+
+    Parameters
+    ----------
+    backbone : str
+        A registered model with weights (``"efficientnet_lite0"``) or ``"torchvision:NAME"`` /
+        ``"timm:NAME"`` with ``weights``.
+    weights : path, optional
+        A local weights file (default: the installed weights package).
+    img_size : int, optional
+        Input size (default: the size the weights were trained at).
+    C : float
+        The SVM's regularisation.
+    batch_size : int
+    amp : bool
+        bfloat16 inference on the CPU (about twice as fast).
+    cache : bool or path
+    device : str
+    progress : bool
+    random_state : int
+        Seeds the SVM's coordinate descent.
+
+    Attributes
+    ----------
+    backbone_ : Backbone
+    svm_ : LinearSVC
+    classes_ : ndarray (K,)
+    pretrained_on_ : str
+        What the features were learned on (``"imagenet-1k"``).
+    """
+
+    def __init__(self, backbone: str = "efficientnet_lite0", *, weights: str | None = None, img_size: int | None = None,
+                 C: float = 1.0, batch_size: int = 64, amp: bool = True, cache: bool | str = True, device: str = "cpu",
+                 progress: bool = False, random_state: int = 0) -> None:
+        self.backbone = backbone
+        self.weights = weights
+        self.img_size = img_size
+        self.C = C
+        self.batch_size = batch_size
+        self.amp = amp
+        self.cache = cache
+        self.device = device
+        self.progress = progress
+        self.random_state = random_state
+
+    def _features(self, images: Any) -> np.ndarray:
+        f = cached_features(self.backbone_, images, cache=self.cache, batch_size=self.batch_size, amp=self.amp,
+                            progress=self.progress)
+        return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+    def fit(self, images: Any, labels: Any) -> "PretrainedFeaturesSVM":
+        """Extract features of uint8 images (N, H, W, C) and fit the SVM on them; returns ``self``."""
+        from .models import load_backbone
+
+        y = np.asarray(labels)
+        if y.ndim != 1 or len(y) != len(images):
+            raise VisionkitError(f"labels: expected shape ({len(images)},), got {describe(y)}")
+        if len(np.unique(y)) < 2:
+            raise VisionkitError(f"labels: expected at least 2 classes, got {len(np.unique(y))}")
+        self.backbone_ = load_backbone(self.backbone, weights=self.weights, img_size=self.img_size, device=self.device)
+        self.svm_ = LinearSVC(C=self.C, random_state=self.random_state).fit(self._features(images), y)
+        self.classes_ = self.svm_.classes_
+        self.pretrained_on_ = self.backbone_.config.dataset
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "svm_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("this PretrainedFeaturesSVM is not fitted yet; call fit(images, labels) first")
+
+    def transform(self, images: Any) -> np.ndarray:
+        """L2-normalised pooled features (N, D), float32."""
+        self._check_fitted()
+        return self._features(images)
+
+    def decision_function(self, images: Any) -> np.ndarray:
+        """The SVM's scores (N, K) (or (N,) for two classes)."""
+        return self.svm_.decision_function(self.transform(images))
+
+    def predict(self, images: Any) -> np.ndarray:
+        """Predicted labels (N,)."""
+        return self.svm_.predict(self.transform(images))
