@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .._atomic import _fsync_dir
 from .._validate import VisionkitError
 
 __all__ = ["ResultStore", "run_key"]
@@ -195,15 +196,3 @@ class ResultStore:
             self._read_new()  # take our own line (and any fragment before it) into the index
         return True
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems cannot sync a directory
-        pass
-    finally:
-        os.close(fd)
