@@ -110,6 +110,74 @@ def test_sample_image():
         sample_image("nope")
 
 
+# ---------------------------------------------------------------- decompression bombs
+def write_zero_png(path, width, height):
+    """A grey PNG of zeros written row by row: a large image in a small file, without allocating it."""
+    import struct
+    import zlib
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    z = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)  # filter byte + one byte per pixel
+    body = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+def test_decompression_bomb_is_refused_from_the_header(tmp_path, monkeypatch):
+    import time
+    import tracemalloc
+
+    from PIL import ImageFile
+
+    bomb = write_zero_png(tmp_path / "huge.png", 12_000, 12_000)
+    assert bomb.stat().st_size < 1_000_000
+
+    def no_decoding(self, *a, **k):
+        raise AssertionError("the image was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    with pytest.raises(VisionkitError, match=r"huge.png.*at most 89,478,485 pixels, got 12000 x 12000 = 144,000,000 pixels"):
+        load_image(bomb)
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000 and elapsed < 2.0
+
+
+def test_pixel_limit_is_settable(tmp_path, monkeypatch):
+    import visionkit.io
+
+    small = tmp_path / "s.png"
+    Image.fromarray(np.zeros((10, 12), np.uint8)).save(small)
+    assert load_image(small, max_pixels=120).shape == (10, 12)
+    with pytest.raises(VisionkitError, match="at most 119 pixels, got 12 x 10 = 120 pixels"):
+        load_image(small, max_pixels=119)
+    with pytest.raises(VisionkitError, match="PIL image: expected an image of at most 100 pixels"):
+        load_image(Image.open(small), max_pixels=100)
+    monkeypatch.setattr(visionkit.io, "MAX_PIXELS", 50)
+    with pytest.raises(VisionkitError, match="at most 50 pixels"):
+        load_image(small)
+    assert load_image(small, max_pixels=10**9).shape == (10, 12)  # the keyword wins
+    assert load_image(np.zeros((10, 12), np.uint8)).shape == (10, 12)  # arrays are already in memory
+    for bad in (0, -5, 2.5, "many", True):
+        with pytest.raises(VisionkitError, match="max_pixels: expected a positive integer"):
+            load_image(small, max_pixels=bad)
+
+
+def test_pillows_own_refusal_is_one_visionkit_error(tmp_path):
+    bomb = write_zero_png(tmp_path / "huger.png", 20_000, 10_000)  # over twice Pillow's limit
+    with pytest.raises(VisionkitError, match=r"huger.png.*at most 89,478,485 pixels, got 200,000,000 pixels"):
+        load_image(bomb)
+    with pytest.raises(VisionkitError, match=r"huger.png.*200,000,000 pixels, within max_pixels.*PIL.Image.MAX_IMAGE_PIXELS"):
+        load_image(bomb, max_pixels=10**9)
+
+
 # ---------------------------------------------------------------- bad inputs
 def _bad_files(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")

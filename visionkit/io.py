@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,12 +12,67 @@ import numpy as np
 
 from ._validate import VisionkitError, as_float_image, check_image_array, describe, to_gray
 
-__all__ = ["load_image", "sample_image", "SAMPLE_IMAGES"]
+__all__ = ["load_image", "sample_image", "SAMPLE_IMAGES", "MAX_PIXELS"]
 
 _PIL_RGB_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV"}
 
 #: The photos shipped in ``images/`` (see ``images/PROVENANCE.md``) and their origin in ``skimage.data``.
 SAMPLE_IMAGES = ("astronaut", "camera", "chelsea", "coffee", "brick", "checkerboard")
+
+#: The most pixels (width x height) an image file may have: larger ones are refused from their
+#: header, before anything is decoded (a 140 KB PNG can declare 12,000 x 12,000 pixels, 432 MB
+#: decoded). The default is Pillow's own warning threshold (``PIL.Image.MAX_IMAGE_PIXELS``, about
+#: 1/4 GB of RGB). Set this module attribute to change it for every call (``visionkit.io.MAX_PIXELS
+#: = 300_000_000``), or pass ``max_pixels=`` to :func:`load_image` or
+#: :func:`visionkit.data.load_image_folder`. Pillow also refuses, by itself, images over twice
+#: ``PIL.Image.MAX_IMAGE_PIXELS``: raise that too to read more than 178,956,970 pixels.
+MAX_PIXELS = 89_478_485
+
+
+def _max_pixels(max_pixels: int | None) -> int:
+    """Resolve ``max_pixels`` (``None``: the module default :data:`MAX_PIXELS`) and check it."""
+    value = MAX_PIXELS if max_pixels is None else max_pixels
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise VisionkitError(f"max_pixels: expected a positive integer (a count of pixels), got {value!r}")
+    return int(value)
+
+
+def _too_many_pixels(origin: str, width: int | None, height: int | None, n: int, limit: int) -> VisionkitError:
+    size = f"{width} x {height} = {n:,} pixels" if width is not None else f"{n:,} pixels"
+    return VisionkitError(
+        f"{origin}: expected an image of at most {limit:,} pixels, got {size}; refused before decoding "
+        "(a possible decompression bomb); raise the limit with max_pixels= or visionkit.io.MAX_PIXELS "
+        "if the file is trusted"
+    )
+
+
+def _open_image(path: Path, max_pixels: int):
+    """``PIL.Image.open`` (lazy: the header only), refusing images of more than ``max_pixels`` pixels.
+
+    Returns the open image, not yet decoded; the caller closes it.
+    """
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        # Pillow warns from MAX_IMAGE_PIXELS on; the limit that applies here is ours, checked below
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(path)
+        except Image.DecompressionBombError as exc:  # over twice Pillow's limit: it refuses by itself
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            n = int(found.group(1)) if found else max_pixels + 1
+            if n > max_pixels:
+                raise _too_many_pixels(repr(str(path)), None, None, n, max_pixels) from None
+            raise VisionkitError(
+                f"{str(path)!r}: expected an image Pillow agrees to open, got {n:,} pixels, within max_pixels "
+                f"({max_pixels:,}) but over Pillow's own limit (twice PIL.Image.MAX_IMAGE_PIXELS = "
+                f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,}); raise PIL.Image.MAX_IMAGE_PIXELS too to read it"
+            ) from None
+    width, height = img.size
+    if width * height > max_pixels:
+        img.close()
+        raise _too_many_pixels(repr(str(path)), width, height, width * height, max_pixels)
+    return img
 
 
 def _png_bit_depth(path: Path) -> int | None:
@@ -63,8 +120,8 @@ def _pil_to_array(img: Any, origin: str) -> np.ndarray:
     raise VisionkitError(f"{origin}: unsupported PIL image mode {mode!r}; expected 1, L, LA, P, RGB, RGBA, I;16, I or F")
 
 
-def _read_file(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _read_file(path: Path, max_pixels: int) -> np.ndarray:
+    from PIL import UnidentifiedImageError
 
     if not path.exists():
         raise VisionkitError(f"expected an existing image file, got a path that does not exist: {str(path)!r}")
@@ -74,7 +131,7 @@ def _read_file(path: Path) -> np.ndarray:
     if size == 0:
         raise VisionkitError(f"expected an image file, got an empty file (0 bytes): {str(path)!r}")
     try:
-        with Image.open(path) as img:
+        with _open_image(path, max_pixels) as img:
             img.load()  # decode now so that truncated data fails here
             if img.format == "PNG" and img.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
                 deep = _decode_16bit_colour(path)
@@ -98,7 +155,7 @@ def _read_file(path: Path) -> np.ndarray:
         ) from None
 
 
-def load_image(src: Any, *, mode: Literal["gray", "rgb"] = "gray") -> np.ndarray:
+def load_image(src: Any, *, mode: Literal["gray", "rgb"] = "gray", max_pixels: int | None = None) -> np.ndarray:
     """Read an image from a path, a PIL image or an array, as float32 in [0, 1].
 
     Parameters
@@ -111,6 +168,9 @@ def load_image(src: Any, *, mode: Literal["gray", "rgb"] = "gray") -> np.ndarray
         ``"gray"`` returns (H, W), colour combined with the BT.709 weights of
         ``skimage.color.rgb2gray``; ``"rgb"`` returns (H, W, 3), grey repeated on three channels.
         Alpha is dropped in both (not composited).
+    max_pixels : int, optional
+        The most pixels (width x height) a file or PIL image may have; larger ones are refused
+        from the header, before decoding. Default :data:`MAX_PIXELS` (89,478,485).
 
     Returns
     -------
@@ -122,7 +182,9 @@ def load_image(src: Any, *, mode: Literal["gray", "rgb"] = "gray") -> np.ndarray
     VisionkitError
         For a missing, empty, truncated or non-image file; an empty array or one with a zero-size
         axis; NaN or infinite values; floats outside [0, 1]; a rank other than 2 or 3; more than
-        4 channels; complex, object, string or other integer dtypes; an unknown ``mode``.
+        4 channels; complex, object, string or other integer dtypes; an unknown ``mode``; a file
+        or PIL image of more than ``max_pixels`` pixels (the message names the file, its size and
+        the limit).
 
     Examples
     --------
@@ -132,13 +194,17 @@ def load_image(src: Any, *, mode: Literal["gray", "rgb"] = "gray") -> np.ndarray
     """
     if mode not in ("gray", "rgb"):
         raise VisionkitError(f"mode: expected 'gray' or 'rgb', got {mode!r}")
+    limit = _max_pixels(max_pixels)
     if isinstance(src, (str, os.PathLike)):
         if isinstance(src, str) and not src:
             raise VisionkitError("expected an image path, got an empty string")
         origin = str(src)
-        arr = _read_file(Path(src))
+        arr = _read_file(Path(src), limit)
     elif type(src).__module__.startswith("PIL.") and hasattr(src, "mode"):
         origin = "PIL image"
+        width, height = src.size
+        if width * height > limit:  # an opened file is not decoded until load()
+            raise _too_many_pixels(origin, width, height, width * height, limit)
         try:
             src.load()
         except Exception as exc:
