@@ -102,6 +102,20 @@ def test_image_folder_skips_decompression_bombs_with_a_warning(tmp_path, monkeyp
         load_image_folder(root, max_pixels=0)
 
 
+def test_image_folder_turns_phone_photos_upright(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # to be turned 90 degrees clockwise
+    stored = np.zeros((8, 16, 3), np.uint8)
+    stored[:4] = 255  # white on top as stored: on the right once upright
+    for c in "ab":
+        (tmp_path / c).mkdir()
+        Image.fromarray(stored).save(tmp_path / c / "0.jpg", quality=95, exif=exif)
+    for kw in ({}, {"size": (16, 8)}, {"cache": tmp_path / "cache"}):
+        ds = load_image_folder(tmp_path, **kw)
+        assert ds.images.shape == (2, 16, 8, 3)
+        assert ds.images[:, :, 5:].min() > 230 and ds.images[:, :, :3].max() < 25
+
+
 def test_bad_folders(tmp_path):
     with pytest.raises(VisionkitError, match="not a folder"):
         load_image_folder(tmp_path / "missing")

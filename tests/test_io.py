@@ -110,6 +110,80 @@ def test_sample_image():
         sample_image("nope")
 
 
+# ---------------------------------------------------------------- cameras: EXIF orientation, 16-bit TIFF
+def _exif(orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def test_phone_photo_with_orientation_6_loads_upright(tmp_path):
+    stored = np.zeros((20, 40, 3), np.uint8)  # as the sensor wrote it: wide, white on top
+    stored[:10] = 255
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(path, quality=95, exif=_exif(6))
+    img = load_image(path, mode="rgb")
+    assert img.shape == (40, 20, 3)  # turned 90 degrees clockwise: tall, white on the right
+    assert img[:, 12:].min() > 0.9 and img[:, :8].max() < 0.1
+    from PIL import ImageOps
+
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)))
+    np.testing.assert_array_equal(img, upright / np.float32(255))
+    assert load_image(path).shape == (40, 20)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_agrees_with_pillow(tmp_path, orientation):
+    from PIL import ImageOps
+
+    from visionkit.io import _apply_exif_orientation
+
+    arr = np.random.default_rng(orientation).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    path = tmp_path / "o.png"
+    Image.fromarray(arr).save(path, exif=_exif(orientation))
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)))
+    np.testing.assert_array_equal(load_image(path, mode="rgb"), expected / np.float32(255))
+    np.testing.assert_array_equal(_apply_exif_orientation(arr, orientation), expected)
+    np.testing.assert_array_equal(_apply_exif_orientation(arr[..., 0], orientation), expected[..., 0])
+
+
+def _rgb16(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 65536, shape, dtype=np.uint16)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_colour_tiff_keeps_16_bits(tmp_path, channels):
+    import cv2
+
+    rgb = _rgb16((16, 24, channels))
+    path = tmp_path / "deep.tif"
+    order = cv2.COLOR_RGB2BGR if channels == 3 else cv2.COLOR_RGBA2BGRA
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, order))
+    out = load_image(path, mode="rgb")
+    np.testing.assert_array_equal(out, rgb[..., :3] / np.float32(65535))  # uint16 / 65535, exactly
+    assert (np.round(out * 65535) % 257 != 0).mean() > 0.9  # not 8 bits scaled up (v * 257)
+    np.testing.assert_array_equal(load_image(path), load_image(rgb))
+
+
+def test_16bit_colour_png_honours_exif_orientation(tmp_path):
+    import struct
+    import zlib
+
+    import cv2
+
+    rgb = _rgb16((4, 6, 3))
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    data = buf.tobytes()
+    raw = _exif(6).tobytes()
+    raw = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw  # eXIf holds the bare TIFF block
+    chunk = struct.pack(">I", len(raw)) + b"eXIf" + raw + struct.pack(">I", zlib.crc32(b"eXIf" + raw))
+    at = data.index(b"IDAT") - 4
+    path = tmp_path / "deep_phone.png"
+    path.write_bytes(data[:at] + chunk + data[at:])
+    out = load_image(path, mode="rgb")
+    np.testing.assert_array_equal(out, np.rot90(rgb, -1) / np.float32(65535))
+
+
 # ---------------------------------------------------------------- decompression bombs
 def write_zero_png(path, width, height):
     """A grey PNG of zeros written row by row: a large image in a small file, without allocating it."""

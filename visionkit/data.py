@@ -164,13 +164,14 @@ def _list_folder(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
 
 def _decode(path: str, size: tuple[int, int] | None, channels: int, max_pixels: int) -> np.ndarray | str:
     """Decode one file to uint8 (H, W, C); return the reason as a string when it cannot be read."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     from .io import _open_image
 
     try:
         with _open_image(Path(path), max_pixels) as img:  # too many pixels: refused before decoding
             img.load()
+            img = ImageOps.exif_transpose(img)  # upright, as the camera means it to be shown
             img = img.convert("RGB" if channels == 3 else "L")
             if size is not None and img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.BILINEAR)
@@ -184,7 +185,7 @@ def _decode(path: str, size: tuple[int, int] | None, channels: int, max_pixels: 
 
 def _cache_key(root: Path, items: list[tuple[str, int]], size, channels: int, max_pixels: int) -> str:
     h = hashlib.sha256()
-    h.update(f"{root.resolve()}|{size}|{channels}|{max_pixels}|v2".encode())
+    h.update(f"{root.resolve()}|{size}|{channels}|{max_pixels}|v3".encode())  # v3: EXIF orientation applied
     for path, label in items:
         st = os.stat(path)
         h.update(f"{path}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
@@ -215,8 +216,8 @@ def load_image_folder(
     ----------
     root : path
     size : (H, W), optional
-        Resize every image (bilinear) to this size; without it images keep their size and are
-        returned as a list when sizes differ.
+        Resize every image (bilinear, after turning it upright by its EXIF orientation) to this
+        size; without it images keep their size and are returned as a list when sizes differ.
     channels : {1, 3}
         Grey or RGB.
     cache : bool or path

@@ -83,8 +83,65 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
+def _is_16bit_colour(img: Any, path: Path) -> bool:
+    """A 16-bit-per-channel RGB(A) PNG or TIFF, which Pillow would reduce to 8 bits."""
+    if img.mode not in ("RGB", "RGBA"):
+        return False
+    if img.format == "PNG":
+        return _png_bit_depth(path) == 16
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(258)  # BitsPerSample, one per channel
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return len(bits) > 0 and all(b == 16 for b in bits)
+    return False
+
+
+def _exif_orientation(img: Any) -> int:
+    """The EXIF orientation tag (1 to 8; 1, upright, when absent or invalid)."""
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except Exception:  # a damaged EXIF block does not make the pixels unreadable
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _apply_exif_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an image as stored into the upright image a camera's EXIF orientation tag describes.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+        The pixels in the order the file stores them.
+    orientation : int
+        The EXIF tag 0x0112: 1 upright, 2 mirrored, 3 rotated 180°, 4 flipped, 5 transposed,
+        6 to be turned 90° clockwise (a phone held upright), 7 transversed, 8 to be turned 90°
+        anticlockwise. Other values leave the image as it is.
+
+    Returns
+    -------
+    ndarray
+        Contiguous; shape (W, H, ...) for orientations 5 to 8. The same pixels as
+        ``PIL.ImageOps.exif_transpose``.
+    """
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    if orientation not in ops:
+        return image
+    return np.ascontiguousarray(ops[orientation](image))
+
+
 def _decode_16bit_colour(path: Path) -> np.ndarray | None:
-    """Decode a 16-bit colour PNG at full depth (Pillow reduces those to 8 bits)."""
+    """Decode a 16-bit colour PNG or TIFF at full depth (Pillow reduces those to 8 bits).
+
+    ``IMREAD_UNCHANGED`` keeps the depth and ignores the EXIF orientation (applied by the caller).
+    """
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
@@ -133,11 +190,12 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
     try:
         with _open_image(path, max_pixels) as img:
             img.load()  # decode now so that truncated data fails here
-            if img.format == "PNG" and img.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+            orientation = _exif_orientation(img)  # after load(): a PNG may keep its EXIF after the pixels
+            if _is_16bit_colour(img, path):
                 deep = _decode_16bit_colour(path)
                 if deep is not None:
-                    return deep
-            return _pil_to_array(img, str(path))
+                    return _apply_exif_orientation(deep, orientation)
+            return _apply_exif_orientation(_pil_to_array(img, str(path)), orientation)
     except UnidentifiedImageError:
         with open(path, "rb") as fh:
             head = fh.read(64)
@@ -161,8 +219,9 @@ def load_image(src: Any, *, mode: Literal["gray", "rgb"] = "gray", max_pixels: i
     Parameters
     ----------
     src : str, os.PathLike, PIL.Image.Image or array_like
-        A file (PNG, JPEG, TIFF, BMP, GIF, WebP: whatever Pillow reads; 16-bit PNG kept at full
-        depth), a PIL image, or an array of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) with
+        A file (PNG, JPEG, TIFF, BMP, GIF, WebP: whatever Pillow reads; 16-bit PNG and TIFF, grey or
+        colour, kept at full depth; turned upright by its EXIF orientation tag, as a camera or phone
+        means it to be shown), a PIL image (taken as it is), or an array of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) with
         dtype uint8, uint16, bool, float16, float32 or float64.
     mode : {"gray", "rgb"}
         ``"gray"`` returns (H, W), colour combined with the BT.709 weights of
