@@ -75,6 +75,47 @@ def test_image_folder_mixed_sizes_and_cache(tmp_path):
     np.testing.assert_array_equal(ds2.images, ds3.images)
 
 
+def test_image_folder_skips_decompression_bombs_with_a_warning(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    from tests.test_io import write_zero_png
+
+    root = _folder(tmp_path / "d") if (tmp_path / "d").mkdir() is None else None
+    write_zero_png(root / "b" / "huge.png", 12_000, 12_000)
+    real_load = ImageFile.ImageFile.load
+
+    def load(self, *a, **k):
+        assert self.size != (12_000, 12_000), "the bomb was decoded"
+        return real_load(self, *a, **k)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    with pytest.warns(UserWarning, match=r"huge.png.*at most 89,478,485 pixels, got 12000 x 12000"):
+        ds = load_image_folder(root, cache=tmp_path / "cache")
+    assert ds.images.shape == (4, 8, 8, 3) and ds.labels.tolist() == [0, 0, 1, 1]
+    assert [p for p, _ in ds.skipped] == [str(root / "b" / "huge.png")]
+    assert sum(f.stat().st_size for f in (tmp_path / "cache").iterdir()) < 100_000
+    # the keyword sets the limit; a smaller one refuses the 8 x 8 images too
+    with pytest.warns(UserWarning) as rec, pytest.raises(VisionkitError, match="no readable images"):
+        load_image_folder(root, max_pixels=63)
+    assert len(rec) == 5 and all("at most 63 pixels, got " in str(w.message) for w in rec)
+    with pytest.raises(VisionkitError, match="max_pixels: expected a positive integer"):
+        load_image_folder(root, max_pixels=0)
+
+
+def test_image_folder_turns_phone_photos_upright(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # to be turned 90 degrees clockwise
+    stored = np.zeros((8, 16, 3), np.uint8)
+    stored[:4] = 255  # white on top as stored: on the right once upright
+    for c in "ab":
+        (tmp_path / c).mkdir()
+        Image.fromarray(stored).save(tmp_path / c / "0.jpg", quality=95, exif=exif)
+    for kw in ({}, {"size": (16, 8)}, {"cache": tmp_path / "cache"}):
+        ds = load_image_folder(tmp_path, **kw)
+        assert ds.images.shape == (2, 16, 8, 3)
+        assert ds.images[:, :, 5:].min() > 230 and ds.images[:, :, :3].max() < 25
+
+
 def test_bad_folders(tmp_path):
     with pytest.raises(VisionkitError, match="not a folder"):
         load_image_folder(tmp_path / "missing")

@@ -110,6 +110,148 @@ def test_sample_image():
         sample_image("nope")
 
 
+# ---------------------------------------------------------------- cameras: EXIF orientation, 16-bit TIFF
+def _exif(orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def test_phone_photo_with_orientation_6_loads_upright(tmp_path):
+    stored = np.zeros((20, 40, 3), np.uint8)  # as the sensor wrote it: wide, white on top
+    stored[:10] = 255
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(path, quality=95, exif=_exif(6))
+    img = load_image(path, mode="rgb")
+    assert img.shape == (40, 20, 3)  # turned 90 degrees clockwise: tall, white on the right
+    assert img[:, 12:].min() > 0.9 and img[:, :8].max() < 0.1
+    from PIL import ImageOps
+
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)))
+    np.testing.assert_array_equal(img, upright / np.float32(255))
+    assert load_image(path).shape == (40, 20)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_agrees_with_pillow(tmp_path, orientation):
+    from PIL import ImageOps
+
+    from visionkit.io import _apply_exif_orientation
+
+    arr = np.random.default_rng(orientation).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    path = tmp_path / "o.png"
+    Image.fromarray(arr).save(path, exif=_exif(orientation))
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)))
+    np.testing.assert_array_equal(load_image(path, mode="rgb"), expected / np.float32(255))
+    np.testing.assert_array_equal(_apply_exif_orientation(arr, orientation), expected)
+    np.testing.assert_array_equal(_apply_exif_orientation(arr[..., 0], orientation), expected[..., 0])
+
+
+def _rgb16(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 65536, shape, dtype=np.uint16)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_colour_tiff_keeps_16_bits(tmp_path, channels):
+    import cv2
+
+    rgb = _rgb16((16, 24, channels))
+    path = tmp_path / "deep.tif"
+    order = cv2.COLOR_RGB2BGR if channels == 3 else cv2.COLOR_RGBA2BGRA
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, order))
+    out = load_image(path, mode="rgb")
+    np.testing.assert_array_equal(out, rgb[..., :3] / np.float32(65535))  # uint16 / 65535, exactly
+    assert (np.round(out * 65535) % 257 != 0).mean() > 0.9  # not 8 bits scaled up (v * 257)
+    np.testing.assert_array_equal(load_image(path), load_image(rgb))
+
+
+def test_16bit_colour_png_honours_exif_orientation(tmp_path):
+    import struct
+    import zlib
+
+    import cv2
+
+    rgb = _rgb16((4, 6, 3))
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    data = buf.tobytes()
+    raw = _exif(6).tobytes()
+    raw = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw  # eXIf holds the bare TIFF block
+    chunk = struct.pack(">I", len(raw)) + b"eXIf" + raw + struct.pack(">I", zlib.crc32(b"eXIf" + raw))
+    at = data.index(b"IDAT") - 4
+    path = tmp_path / "deep_phone.png"
+    path.write_bytes(data[:at] + chunk + data[at:])
+    out = load_image(path, mode="rgb")
+    np.testing.assert_array_equal(out, np.rot90(rgb, -1) / np.float32(65535))
+
+
+# ---------------------------------------------------------------- decompression bombs
+def write_zero_png(path, width, height):
+    """A grey PNG of zeros written row by row: a large image in a small file, without allocating it."""
+    import struct
+    import zlib
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    z = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)  # filter byte + one byte per pixel
+    body = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+def test_decompression_bomb_is_refused_from_the_header(tmp_path, monkeypatch):
+    import time
+    import tracemalloc
+
+    from PIL import ImageFile
+
+    bomb = write_zero_png(tmp_path / "huge.png", 12_000, 12_000)
+    assert bomb.stat().st_size < 1_000_000
+
+    def no_decoding(self, *a, **k):
+        raise AssertionError("the image was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    with pytest.raises(VisionkitError, match=r"huge.png.*at most 89,478,485 pixels, got 12000 x 12000 = 144,000,000 pixels"):
+        load_image(bomb)
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000 and elapsed < 2.0
+
+
+def test_pixel_limit_is_settable(tmp_path, monkeypatch):
+    import visionkit.io
+
+    small = tmp_path / "s.png"
+    Image.fromarray(np.zeros((10, 12), np.uint8)).save(small)
+    assert load_image(small, max_pixels=120).shape == (10, 12)
+    with pytest.raises(VisionkitError, match="at most 119 pixels, got 12 x 10 = 120 pixels"):
+        load_image(small, max_pixels=119)
+    with pytest.raises(VisionkitError, match="PIL image: expected an image of at most 100 pixels"):
+        load_image(Image.open(small), max_pixels=100)
+    monkeypatch.setattr(visionkit.io, "MAX_PIXELS", 50)
+    with pytest.raises(VisionkitError, match="at most 50 pixels"):
+        load_image(small)
+    assert load_image(small, max_pixels=10**9).shape == (10, 12)  # the keyword wins
+    assert load_image(np.zeros((10, 12), np.uint8)).shape == (10, 12)  # arrays are already in memory
+    for bad in (0, -5, 2.5, "many", True):
+        with pytest.raises(VisionkitError, match="max_pixels: expected a positive integer"):
+            load_image(small, max_pixels=bad)
+
+
+def test_pillows_own_refusal_is_one_visionkit_error(tmp_path):
+    bomb = write_zero_png(tmp_path / "huger.png", 20_000, 10_000)  # over twice Pillow's limit
+    with pytest.raises(VisionkitError, match=r"huger.png.*at most 89,478,485 pixels, got 200,000,000 pixels"):
+        load_image(bomb)
+    with pytest.raises(VisionkitError, match=r"huger.png.*200,000,000 pixels, within max_pixels.*PIL.Image.MAX_IMAGE_PIXELS"):
+        load_image(bomb, max_pixels=10**9)
+
+
 # ---------------------------------------------------------------- bad inputs
 def _bad_files(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -68,11 +69,34 @@ def _parse_per_class(text: str) -> list:
     return out
 
 
+MAX_SEED = 2**32 - 1  # numpy's legacy generators and scikit-learn take random_state in [0, 2**32)
+
+
 def _parse_seeds(text: str) -> list[int]:
+    seeds = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or int(part) > MAX_SEED:
+            raise VisionkitError(f"--seeds: expected comma-separated integers from 0 to {MAX_SEED}, got {part!r}")
+        seeds.append(int(part))
+    if not seeds:
+        raise VisionkitError(f"--seeds: expected at least one seed, got {text!r}")
+    return seeds
+
+
+def _check_out_dir(out: str) -> None:
+    """Refuse an unusable --out before any data is loaded or any run is computed."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise VisionkitError(f"--out: expected a folder (created if missing), got {out!r}, which is a file")
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise VisionkitError(f"--seeds: expected comma-separated integers, got {text!r}") from None
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VisionkitError(f"--out: expected a folder that can be created, got {out!r} ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise VisionkitError(f"--out: expected a folder this user can write in, got {out!r}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -81,11 +105,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from . import registry
     from .bench import load_data, run_experiment, write_report
 
+    per_class = _parse_per_class(args.per_class)
+    seeds = _parse_seeds(args.seeds)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
         registry.get_spec(m)
-    per_class = _parse_per_class(args.per_class)
-    seeds = _parse_seeds(args.seeds)
+    _check_out_dir(args.out)
     t0 = time.perf_counter()
     split = load_data(args.data, download=args.download)
     print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")
@@ -140,6 +165,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("visionkit: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system said no (full disk, read-only file): not a bug, one line
+        where = f": {exc.filename!r}" if exc.filename else ""
+        print(f"visionkit: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print("visionkit: internal error (a bug): please report it to the visionkit issue tracker with the "
+              "command line and the traceback above", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

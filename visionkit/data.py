@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ._atomic import atomic_write
 from ._validate import VisionkitError
 
 __all__ = [
@@ -162,25 +162,30 @@ def _list_folder(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
     return classes, items
 
 
-def _decode(path: str, size: tuple[int, int] | None, channels: int) -> np.ndarray | str:
+def _decode(path: str, size: tuple[int, int] | None, channels: int, max_pixels: int) -> np.ndarray | str:
     """Decode one file to uint8 (H, W, C); return the reason as a string when it cannot be read."""
-    from PIL import Image
+    from PIL import Image, ImageOps
+
+    from .io import _open_image
 
     try:
-        with Image.open(path) as img:
+        with _open_image(Path(path), max_pixels) as img:  # too many pixels: refused before decoding
             img.load()
+            img = ImageOps.exif_transpose(img)  # upright, as the camera means it to be shown
             img = img.convert("RGB" if channels == 3 else "L")
             if size is not None and img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
+    except VisionkitError as exc:  # the warning names the file already
+        return str(exc).removeprefix(f"{path!r}: ")
     except Exception as exc:  # any decoder failure: reported by name, never a label shift
         return f"{type(exc).__name__}: {exc}"
     return arr[..., None] if arr.ndim == 2 else arr
 
 
-def _cache_key(root: Path, items: list[tuple[str, int]], size, channels: int) -> str:
+def _cache_key(root: Path, items: list[tuple[str, int]], size, channels: int, max_pixels: int) -> str:
     h = hashlib.sha256()
-    h.update(f"{root.resolve()}|{size}|{channels}|v1".encode())
+    h.update(f"{root.resolve()}|{size}|{channels}|{max_pixels}|v3".encode())  # v3: EXIF orientation applied
     for path, label in items:
         st = os.stat(path)
         h.update(f"{path}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
@@ -188,15 +193,11 @@ def _cache_key(root: Path, items: list[tuple[str, int]], size, channels: int) ->
 
 
 def _atomic_save_npz(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would add ".npz" to a name
+            np.savez(fh, **arrays)
+
+    atomic_write(path, write)
 
 
 def load_image_folder(
@@ -207,6 +208,7 @@ def load_image_folder(
     cache: bool | str | os.PathLike = False,
     n_jobs: int = 1,
     progress: bool = False,
+    max_pixels: int | None = None,
 ) -> Dataset:
     """Load a folder in ImageFolder layout (``root/CLASS/IMAGE``), labels from sorted class names.
 
@@ -214,8 +216,8 @@ def load_image_folder(
     ----------
     root : path
     size : (H, W), optional
-        Resize every image (bilinear) to this size; without it images keep their size and are
-        returned as a list when sizes differ.
+        Resize every image (bilinear, after turning it upright by its EXIF orientation) to this
+        size; without it images keep their size and are returned as a list when sizes differ.
     channels : {1, 3}
         Grey or RGB.
     cache : bool or path
@@ -225,13 +227,19 @@ def load_image_folder(
         Decoding processes (joblib).
     progress : bool
         Show a progress bar.
+    max_pixels : int, optional
+        Files of more pixels (width x height) are skipped, from their header, before decoding.
+        Default :data:`visionkit.io.MAX_PIXELS` (89,478,485).
 
     Returns
     -------
     Dataset
-        Files that cannot be decoded are left out, warned about and listed in ``skipped`` with
-        the reason; labels of the other files are unaffected.
+        Files that cannot be decoded (or have too many pixels) are left out, warned about and
+        listed in ``skipped`` with the reason; labels of the other files are unaffected.
     """
+    from .io import _max_pixels
+
+    max_pixels = _max_pixels(max_pixels)  # resolved here: worker processes do not see a changed default
     if channels not in (1, 3):
         raise VisionkitError(f"channels: expected 1 or 3, got {channels!r}")
     if size is not None:
@@ -244,7 +252,7 @@ def load_image_folder(
     cache_file = None
     if cache:
         base = default_cache_dir() if cache is True else Path(cache)
-        cache_file = base / f"imagefolder-{_cache_key(root, items, size, channels)}.npz"
+        cache_file = base / f"imagefolder-{_cache_key(root, items, size, channels, max_pixels)}.npz"
         if cache_file.is_file():
             with np.load(cache_file, allow_pickle=False) as z:
                 keep = z["keep"]
@@ -262,11 +270,11 @@ def load_image_folder(
         from tqdm.auto import tqdm
 
         it = tqdm(paths, desc=f"decoding {root.name}", disable=not progress, leave=False)
-        decoded = [_decode(p, size, channels) for p in it]
+        decoded = [_decode(p, size, channels, max_pixels) for p in it]
     else:
         from joblib import Parallel, delayed
 
-        decoded = Parallel(n_jobs=n_jobs, batch_size=256)(delayed(_decode)(p, size, channels) for p in paths)
+        decoded = Parallel(n_jobs=n_jobs, batch_size=256)(delayed(_decode)(p, size, channels, max_pixels) for p in paths)
 
     images, labels, keep, skipped = [], [], [], []
     for i, (res, (path, label)) in enumerate(zip(decoded, items)):

@@ -11,7 +11,6 @@ import base64
 import html
 import io
 import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,6 +20,7 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .._atomic import atomic_write  # noqa: E402
 from .store import ResultStore  # noqa: E402
 
 __all__ = ["write_report", "summarise", "crossover"]
@@ -318,11 +318,7 @@ def _tables(summary: dict, records: list[dict], data: str) -> list[tuple[str, li
 
 
 def _atomic_write(path: Path, data: bytes | str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    atomic_write(path, data)  # synced, umask respected, no .tmp left on error
 
 
 def write_report(out: str | os.PathLike, *, title: str = "visionkit: classical vs deep") -> tuple[Path, Path]:

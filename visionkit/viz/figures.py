@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np  # noqa: E402
 from matplotlib import colors  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .._atomic import atomic_write  # noqa: E402
 from .._validate import VisionkitError, as_float_image  # noqa: E402
 from ..classical.corners import corner_peaks, harris_steps  # noqa: E402
 from ..classical.filters import sobel_gradients  # noqa: E402
@@ -23,21 +23,12 @@ __all__ = ["sobel_harris_figure", "harris_steps_figure", "save_figure", "show_pa
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 120) -> Path:
-    """Save ``fig`` as PNG or SVG (by the suffix), atomically: a reader never sees half a file."""
+    """Save ``fig`` as PNG, SVG or PDF (by the suffix), atomically (:func:`visionkit._atomic.atomic_write`)."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "pdf"):
         raise VisionkitError(f"figure path: expected a .png, .svg or .pdf file name, got {str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=f".tmp.{fmt}")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight"))
 
 
 def _new_axes(fig, rows: int, cols: int, figsize: tuple[float, float]):
