@@ -62,19 +62,16 @@ def _read_cache(folder: Path) -> dict[bytes, np.ndarray]:
 
 
 def _write_cache(folder: Path, digests: list[bytes], feats: np.ndarray) -> None:
-    import tempfile
+    from .._atomic import atomic_write
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        name = hashlib.blake2b(b"".join(digests), digest_size=12).hexdigest() + ".npz"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".chunk.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, digests=np.frombuffer(b"".join(digests), np.uint8).reshape(-1, 16), features=feats)
-            os.replace(tmp, folder / name)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    keys = np.frombuffer(b"".join(digests), np.uint8).reshape(-1, 16)
+    name = hashlib.blake2b(b"".join(digests), digest_size=12).hexdigest() + ".npz"
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, digests=keys, features=feats)
+
+    try:  # chunks are immutable and named by their content: concurrent writers never clash
+        atomic_write(folder / name, write)
     except OSError as exc:  # the cache is optional: a full or read-only disk only costs time
         warnings.warn(f"feature cache: could not write to {str(folder)!r} ({exc}); going on without it", stacklevel=3)
 
