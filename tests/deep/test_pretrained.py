@@ -275,11 +275,30 @@ def test_finetune_uses_the_weights_preprocessing_and_round_trips(tmp_path):
     x, y = _two_classes()
     clf = DeepClassifier("efficientnet_lite0", pretrained=True, img_size=64, epochs=1, batch_size=6, device="cpu").fit(x, y)
     assert clf.pretrained_on_ == "imagenet-1k" and clf.mean_ == [0.5, 0.5, 0.5] and clf.img_size_ == 64
+    assert clf.probe_train_accuracy_ == 1.0  # LP-FT: the head was fitted on the frozen features first
     clf.save(tmp_path / "ft")
     back = DeepClassifier.load(tmp_path / "ft", device="cpu")
     np.testing.assert_allclose(back.predict_proba(x), clf.predict_proba(x), atol=1e-5)
     with pytest.raises(VisionkitError, match="no pretrained weights"):
         DeepClassifier("resnet20", pretrained=True).fit(x, y)
+    with pytest.raises(VisionkitError, match="head_init"):
+        DeepClassifier("efficientnet_lite0", pretrained=True, img_size=64, head_init="zeros").fit(x, y)
+
+
+def test_linear_probe_fits_the_head_on_frozen_features():
+    from visionkit.deep.transfer import linear_probe
+
+    x, y = _two_classes()
+    model = create_model("efficientnet_lite0", num_classes=2, pretrained=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    u8 = resize_center_crop(x, 64)
+    acc = linear_probe(model, u8, y, [0.5] * 3, [0.5] * 3)
+    assert acc == 1.0
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"classifier.weight", "classifier.bias"}  # the backbone is untouched
+    with pytest.raises(VisionkitError, match="labels in 0..1"):
+        linear_probe(model, u8, y + 5, [0.5] * 3, [0.5] * 3)
 
 
 def test_backbone_learning_rate_scale():

@@ -86,6 +86,9 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         normalised with the weights' statistics, not the training set's).
     weights : path, optional
         A local weights file to start from instead of the installed weights package.
+    head_init : {"linear-probe", "random"}
+        With ``pretrained``: start fine-tuning from the softmax regression fitted on the frozen features
+        (LP-FT, Kumar et al. 2022; one extra feature pass over the training images), or from a random head.
     device : str
         "auto" (CUDA when available), "cpu", "cuda".
     random_state : int
@@ -107,7 +110,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                  batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
                  weight_decay: float | None = None, label_smoothing: float | None = None, augment: str | None = None,
                  train_options: dict | None = None, validation_fraction: float = 0.0, patience: int | None = None,
-                 min_steps: int | None = None, pretrained: bool = False, weights: str | None = None, device: str = "auto",
+                 min_steps: int | None = None, pretrained: bool = False, weights: str | None = None,
+                 head_init: str = "linear-probe", device: str = "auto",
                  random_state: int = 0, progress: bool = False) -> None:
         self.model = model
         self.img_size = img_size
@@ -124,6 +128,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.min_steps = min_steps
         self.pretrained = pretrained
         self.weights = weights
+        self.head_init = head_init
         self.device = device
         self.random_state = random_state
         self.progress = progress
@@ -223,6 +228,14 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = create_model(self.model, num_classes=len(self.classes_), in_chans=self.in_chans_, img_size=size,
                                    seed=int(self.random_state), pretrained=pretrained is not None, weights=self.weights)
         norm = dict(mean=list(pretrained.mean), std=list(pretrained.std)) if pretrained is not None else {}
+        if pretrained is not None and self.head_init not in ("linear-probe", "random"):
+            raise VisionkitError(f"head_init: expected 'linear-probe' or 'random', got {self.head_init!r}")
+        if pretrained is not None and self.head_init == "linear-probe":
+            from .transfer import linear_probe
+
+            self.model_.to(resolve_device(self.device))
+            self.probe_train_accuracy_ = linear_probe(self.model_, x[train_idx], y[train_idx], norm["mean"], norm["std"],
+                                                      amp=config.amp is not False)
         result = fit(self.model_, x[train_idx], y[train_idx], config, val=val, **norm)
         self.mean_, self.std_, self.history_ = result.mean, result.std, result.history
         self.tta_ = config.tta

@@ -200,3 +200,73 @@ class PretrainedFeaturesSVM(ClassifierMixin, BaseEstimator):
     def predict(self, images: Any) -> np.ndarray:
         """Predicted labels (N,)."""
         return self.svm_.predict(self.transform(images))
+
+
+def linear_probe(model, images, labels, mean: list[float], std: list[float], *, weight_decay: float = 1e-3,
+                 batch_size: int = 64, amp: bool = True, max_iter: int = 200) -> float:
+    """Set a model's classifier head to the softmax regression fitted on its frozen features (in place).
+
+    The first step of LP-FT (Kumar et al. 2022, "Fine-tuning can distort pretrained features"): a fresh,
+    random head sends large random gradients into the pretrained layers during the first fine-tuning
+    steps; a head fitted first on the frozen features does not, and fine-tuning starts from the linear
+    probe's accuracy.
+
+    Parameters
+    ----------
+    model : nn.Module
+        From :func:`visionkit.deep.create_model` (its registered ``head`` is a ``nn.Linear``).
+    images : uint8 Tensor (N, C, H, W)
+        Already resized as the model expects.
+    labels : int array (N,)
+        In ``0 .. num_classes - 1``.
+    mean, std : list of float
+        The normalisation of the inputs.
+    weight_decay : float
+        L2 penalty on the head's weights (on the mean cross-entropy).
+    batch_size, amp
+        For the feature pass (eval mode, no gradient).
+    max_iter : int
+        L-BFGS iterations (full batch).
+
+    Returns
+    -------
+    float
+        The training accuracy of the fitted head.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from .features import embeddings
+    from .models import get_model_spec
+    from .train import _autocast, normalize
+
+    head = dict(model.named_modules())[get_model_spec(model.visionkit_config["name"]).head]
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if not isinstance(head, torch.nn.Linear) or int(y.max()) >= head.out_features or int(y.min()) < 0:
+        raise VisionkitError(f"linear_probe: expected a linear head and labels in 0..{getattr(head, 'out_features', '?') - 1}, "
+                             f"got {type(head).__name__} and labels {describe(labels)}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    feats = []
+    with torch.no_grad(), _autocast(device, amp):
+        for i in range(0, len(images), batch_size):
+            feats.append(embeddings(model, normalize(images[i:i + batch_size].to(device), mean, std)).float())
+    feats = torch.cat(feats)
+    model.train(was_training)
+    w = torch.zeros_like(head.weight, requires_grad=True)
+    b = torch.zeros_like(head.bias, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(feats @ w.T + b, y.to(device)) + 0.5 * weight_decay * w.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    with torch.no_grad():
+        head.weight.copy_(w)
+        head.bias.copy_(b)
+        return float(((feats @ w.T + b).argmax(1).cpu() == y).float().mean())

@@ -262,9 +262,10 @@ def _lite(variant: str):
 
 
 # Fine-tuning recipe of the transfer literature (Kornblith et al. 2019, "Do better ImageNet models transfer
-# better?"): SGD with Nesterov momentum, a short cosine schedule, the pretrained layers at a tenth of the
-# head's learning rate, light augmentation.
-FINETUNE_RECIPE = dict(optimizer="sgd", lr=0.02, momentum=0.9, weight_decay=1e-4, label_smoothing=0.1,
+# better?"; Kumar et al. 2022 for the head fitted first, see DeepClassifier(head_init=)): SGD with Nesterov
+# momentum, a short cosine schedule, the pretrained layers at a tenth of the head's learning rate, light
+# augmentation.
+FINETUNE_RECIPE = dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4, label_smoothing=0.1,
                        augment="crop-flip", pad=16, batch_size=32, epochs=5, schedule="cosine", warmup=0.1,
                        backbone_lr_scale=0.1)
 
