@@ -29,7 +29,7 @@ class _Flatten:
 
 
 def _register_test_methods():
-    if "test-centroid" not in registry._REGISTRY:
+    if "test-centroid" not in registry.METHODS:
         registry.register("test-centroid", lambda **p: _Flatten(NearestCentroid()), family="classical",
                           description="nearest class mean of the pixels (tests only)")
         registry.register("test-mlp", lambda random_state=0, **p: _Flatten(MLPClassifier((32,), max_iter=60, random_state=random_state)),

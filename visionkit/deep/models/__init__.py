@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from . import airbench, alexnet_vgg, convnext, efficientnet, lenet, pretrained, resnet, swin, vit  # noqa: F401  (register)
 from ._registry import (
+    MODELS,
     SGD_RECIPE,
     ModelSpec,
     count_parameters,
@@ -55,7 +56,7 @@ from .pretrained import Backbone, PretrainedConfig, imagenet_classes, list_pretr
 from .vit import VisionTransformer
 
 __all__ = [
-    "ModelSpec", "register_model", "create_model", "list_models", "get_model_spec", "count_parameters", "first_conv",
+    "MODELS", "ModelSpec", "register_model", "create_model", "list_models", "get_model_spec", "count_parameters", "first_conv",
     "SGD_RECIPE", "LeNet5", "AlexNetBN", "AirbenchNet", "AIRBENCH_RECIPE", "ConvNeXt", "VisionTransformer",
     "Backbone", "PretrainedConfig", "imagenet_classes", "list_pretrained", "load_backbone", "resize_center_crop",
 ]

@@ -7,7 +7,6 @@ beside this one and registers itself on import.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -16,8 +15,9 @@ import torch
 from torch import nn
 
 from ..._validate import VisionkitError, describe
+from ...registry import Registry
 
-__all__ = ["ModelSpec", "register_model", "create_model", "list_models", "get_model_spec", "count_parameters",
+__all__ = ["MODELS", "ModelSpec", "register_model", "create_model", "list_models", "get_model_spec", "count_parameters",
            "first_conv", "SGD_RECIPE"]
 
 
@@ -66,7 +66,7 @@ class ModelSpec:
     pretrained: Any = None
 
 
-_MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model")
 
 
 def register_model(name: str, *, min_size: int, default_img_size: int = 32, num_params: int, head: str,
@@ -76,27 +76,23 @@ def register_model(name: str, *, min_size: int, default_img_size: int = 32, num_
     """Decorator registering a builder under ``name``; a name used twice is an error."""
 
     def _do(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS:
-            raise VisionkitError(f"model {name!r} is already registered (by {_MODELS[name].builder.__name__})")
-        _MODELS[name] = ModelSpec(name, builder, min_size, default_img_size, num_params, head, tuple(feature_layers),
-                                  description, feature_layout, fixed_size, dict(recipe or {}), timm_name, pretrained)
+        prev = MODELS._entries.get(name)
+        MODELS.add(name, ModelSpec(name, builder, min_size, default_img_size, num_params, head, tuple(feature_layers),
+                                  description, feature_layout, fixed_size, dict(recipe or {}), timm_name, pretrained),
+                   owner=prev and prev.builder.__name__)
         return builder
 
     return _do
 
 
-def list_models() -> list[str]:
-    """Registered model names, sorted."""
-    return sorted(_MODELS)
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered model names, sorted; ``pattern`` filters with shell wildcards (``"efficientnet_*"``)."""
+    return MODELS.names(pattern)
 
 
 def get_model_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` of ``name``; an unknown name is an error listing the valid ones."""
-    if not isinstance(name, str) or name not in _MODELS:
-        close = difflib.get_close_matches(str(name), list(_MODELS), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise VisionkitError(f"unknown model {name!r}; expected one of: {', '.join(list_models())}.{hint}")
-    return _MODELS[name]
+    return MODELS.get(name)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
