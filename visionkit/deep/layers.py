@@ -289,12 +289,10 @@ class TransformerBlock(nn.Module):
         self.drop_path = drop_path
 
     def _drop(self, x: torch.Tensor) -> torch.Tensor:
-        # Stochastic depth: with this module's own RNG draw so seeding stays in torch's generator.
-        if not self.training or self.drop_path == 0.0:
-            return x
-        keep = 1.0 - self.drop_path
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask / keep
+        # stochastic depth (Huang et al. 2016): drop the whole residual branch of a sample
+        from torchvision.ops import stochastic_depth
+
+        return stochastic_depth(x, self.drop_path, "row", self.training)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         x = input + self._drop(self.attn(self.norm1(input)))

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torchvision.ops import stochastic_depth
 
 from ..layers import LayerNorm2d
 from ._registry import register_model
@@ -29,9 +30,7 @@ class _ConvNeXtBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.dwconv(x).permute(0, 2, 3, 1)
         y = (self.pwconv2(self.act(self.pwconv1(self.norm(y)))) * self.gamma).permute(0, 3, 1, 2)
-        if self.training and self.drop_path > 0:
-            keep = 1 - self.drop_path
-            y = y * y.new_empty(y.shape[0], 1, 1, 1).bernoulli_(keep) / keep
+        y = stochastic_depth(y, self.drop_path, "row", self.training)
         return x + y
 
 
