@@ -226,6 +226,41 @@ def test_crossover_known_answers():
     assert n is None and _crossover_note(n, best) == "one family only: no crossover to report"
 
 
+def test_crossover_with_the_transfer_family():
+    from visionkit.bench.report import _crossover_note
+
+    # Caltech-101 as measured: bag of words ahead of the from-scratch CNN, transfer ahead of both
+    s = _summary([("bovw", "classical", 5, 0.45), ("bovw", "classical", 30, 0.66), ("cnn", "deep", 5, 0.1), ("cnn", "deep", 30, 0.14),
+                  ("pfs", "transfer", 5, 0.87), ("pfs", "transfer", 30, 0.92)])
+    n, best = crossover(s, "d")
+    assert n is None and best["transfer"][30] == 0.92
+    assert _crossover_note(n, best) == ("classical leads at every size measured, n/class = 5, 30; "
+                                        "transferred features lead handcrafted ones at every size")
+    s = _summary([("km", "classical", 10, 0.33), ("km", "classical", 500, 0.62), ("pfs", "transfer", 10, 0.5),
+                  ("pfs", "transfer", 500, 0.6)])
+    n, best = crossover(s, "d")
+    assert _crossover_note(n, best) == "one family only: no crossover to report; transferred features lead handcrafted ones at n/class = 10"
+
+
+def test_report_names_the_three_families(tmp_path):
+    from visionkit.bench.report import write_report
+    from visionkit.bench.store import ResultStore
+
+    store = ResultStore(tmp_path)
+    for i, (m, fam, acc) in enumerate([("hog", "classical", 0.5), ("cnn", "deep", 0.4), ("pfs", "transfer", 0.9)]):
+        for n in (5, 30):
+            store.add({"key": f"{i}-{n}", "method": m, "family": fam, "data": "d", "per_class": n, "seed": 0, "params": {},
+                       "perturbation": None, "n_train": 2 * n, "n_test": 4, "accuracy": acc, "mean_class_accuracy": acc,
+                       "macro_f1": acc, "fit_seconds": 1.0 + i, "predict_seconds": 0.1, "predict_images_per_second": 40.0,
+                       "peak_memory_mb": 1.0, "confusion_matrix": [[2, 0], [0, 2]], "classes": ["a", "b"],
+                       "pretrained": "imagenet-1k" if fam == "transfer" else None, "env": {}})
+    md, html = write_report(tmp_path)
+    text = md.read_text()
+    for label in ("handcrafted", "learned from this data", "transferred from ImageNet"):
+        assert label in text, label
+    assert "transferred features lead handcrafted ones at every size" in text
+
+
 def test_label_offsets_separate_close_points():
     from visionkit.bench.report import _label_offsets
 
