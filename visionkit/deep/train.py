@@ -68,6 +68,10 @@ class TrainConfig:
         Learning-rate multiplier of biases and norm parameters (1-D tensors).
     bias_weight_decay : bool
         Decay those too, at the same per-step rate as the weights (airbench); else no decay.
+    freeze_norm : bool
+        Batch-norm layers keep their running statistics during training (eval mode; their scale and
+        shift still learn): fine-tuning a pretrained network on small batches of a small data set
+        then keeps the statistics it was pretrained with.
     backbone_lr_scale : float
         Learning-rate multiplier of every parameter outside the classifier head (the registered
         ``ModelSpec.head``): fine-tuning a pretrained network trains its pretrained layers slower
@@ -117,6 +121,7 @@ class TrainConfig:
     bias_lr_scale: float = 1.0
     bias_weight_decay: bool = False
     backbone_lr_scale: float = 1.0
+    freeze_norm: bool = False
     schedule: str = "triangle"
     warmup: float = 0.2
     start_factor: float = 0.1
@@ -497,6 +502,10 @@ def fit(
             if hasattr(model, "on_train_epoch"):
                 model.on_train_epoch(epoch)
             model.train()
+            if config.freeze_norm:
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
             order = torch.randperm(n, generator=gen).to(device)
             bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
                        leave=False, dynamic_ncols=True)
