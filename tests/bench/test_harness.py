@@ -243,3 +243,33 @@ def test_summary_spread_is_the_sample_std_over_seeds():
     assert s["accuracy"][0] == pytest.approx(0.6) and s["accuracy"][1] == pytest.approx(0.1)
     one = summarise(recs[:1])[("d", "m", 5)]
     assert one["accuracy"][0] == 0.5 and np.isnan(one["accuracy"][1])
+
+
+def test_report_md_escapes_names_from_folders_and_classes(tmp_path, test_methods):
+    """Folder (data) and class names are text in report.md, as they are in report.html: no tags, no extra cells."""
+    from visionkit.bench.specs import DataSplit
+    from visionkit.data import Dataset, load_digits
+
+    d = load_digits()
+    keep = np.flatnonzero(d.labels < 3)[:150]
+    classes = ["<script>alert(1)</script>", "a|b", "*c*_$x$"]
+    ds = Dataset(d.images[keep], d.labels[keep], classes)
+    name = "<img src=x onerror=alert(1)>|[link](http://evil)"
+    split = DataSplit(name, ds.subset(np.arange(0, 150, 2)), ds.subset(np.arange(1, 150, 2)))
+    out = tmp_path / "run"
+    run_experiment(split, ["test-centroid"], out=str(out), per_class=[5, "all"], progress=False, log=lambda *a: None)
+    md, page = write_report(out)
+    text = md.read_text()
+    import re
+
+    assert "<script" not in text and "<img" not in text and not re.search(r"(?<!\\)\]\(http", text)
+    assert "&lt;img src=x onerror=alert(1)&gt;\\|\\[link\\](http://evil)" in text
+    tables, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(len(line.replace("\\|", "").split("|")))  # cells, escaped pipes not counted
+        elif block:
+            tables.append(block)
+            block = []
+    assert tables and all(len(set(t)) == 1 for t in tables), tables  # every row as many cells as its header
+    assert "<script" not in page.read_text()
