@@ -8,6 +8,7 @@ robustness curves and confusion matrices.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import os
@@ -331,6 +332,16 @@ def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def _file_stem(data: str) -> str:
+    """``data`` as part of a file name: ``/`` replaced; a long name (a 240-character folder) cut to
+    48 ASCII characters and a hash of the whole, so that names stay under the 255-byte limit."""
+    stem = data.replace("/", "_")
+    if len(os.fsencode(stem)) <= 64:
+        return stem
+    digest = hashlib.sha256(os.fsencode(data)).hexdigest()[:12]
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '', stem)[:48]}-{digest}"
+
+
 def _atomic_write(path: Path, data: bytes | str) -> None:
     atomic_write(path, data)  # synced, umask respected, no .tmp left on error
 
@@ -355,7 +366,7 @@ def write_report(out: str | os.PathLike, *, title: str = "visionkit: classical v
             parts_html.append(f"<h3>{html.escape(caption)}</h3><div class='scroll'><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
                               + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body) + "</table></div>")
         for name, png in _plots(summary, records, data).items():
-            fname = f"plots/{data.replace('/', '_')}_{name}.png"
+            fname = f"plots/{_file_stem(data)}_{name}.png"
             _atomic_write(out / fname, png)
             md += [f"![{_md(name)}]({urllib.parse.quote(fname)})", ""]
             b64 = base64.b64encode(png).decode()
