@@ -275,3 +275,12 @@ def test_pretrained_record_is_dropped_not_loaded(tmp_path):
     back = DeepClassifier.load(tmp_path / "lite", device="cpu")
     sd, sd0 = back.model_.state_dict(), est.model_.state_dict()
     assert all(torch.equal(sd[k], sd0[k]) for k in sd0)
+
+
+def test_params_without_model_take_the_checkpoints_model(saved):
+    """Older or hand-written checkpoints may leave params.model out: the estimator names the model it holds."""
+    _, stem = saved
+    config = json.loads(stem.with_suffix(".json").read_text())
+    del config["params"]["model"]
+    stem.with_suffix(".json").write_text(json.dumps(config))
+    assert DeepClassifier.load(stem, device="cpu").model == "lenet5"

@@ -439,4 +439,4 @@ def _check_checkpoint_config(config: dict[str, Any], where: str) -> tuple[dict[s
     history = config["history"]
     if not isinstance(history, list) or len(history) > _MAX_HISTORY or not all(isinstance(h, dict) for h in history):
         raise bad("history", "a list of per-epoch objects", history)
-    return {k: v for k, v in params.items() if k != "device"}, name, model_cfg
+    return {k: v for k, v in params.items() if k != "device"} | {"model": name}, name, model_cfg
