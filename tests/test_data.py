@@ -126,6 +126,143 @@ def test_bad_folders(tmp_path):
         load_image_folder(tmp_path)
 
 
+
+# ------------------------------------------------------------------ the decoded cache never breaks a load
+
+import os
+import time
+import warnings
+
+import visionkit.data as vdata
+
+
+def _cache_files(folder):
+    return sorted(folder.glob("imagefolder-*.npz"))
+
+
+@pytest.mark.parametrize("how", ["cache path is a file", "read-only folder", "disk full"])
+def test_cache_write_failure_falls_back_with_a_warning(tmp_path, monkeypatch, how):
+    root = _folder(tmp_path / "d") if (tmp_path / "d").mkdir() is None else None
+    cache = tmp_path / "cache"
+    if how == "cache path is a file":
+        cache.write_text("in the way")
+    elif how == "read-only folder":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        cache.mkdir()
+        cache.chmod(0o500)
+    else:
+        def full(path, content):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(vdata, "atomic_write", full)
+    with pytest.warns(UserWarning, match="cache: could not write.*running without the cache"):
+        ds = load_image_folder(root, cache=cache)
+    assert ds.images.shape == (4, 8, 8, 3) and ds.labels.tolist() == [0, 0, 1, 1]
+
+
+def test_read_only_cache_folder_as_root_is_simulated(tmp_path, monkeypatch):
+    """As root a chmod does not stop writes; a PermissionError from the write stands in for it."""
+    root = _folder(tmp_path / "d") if (tmp_path / "d").mkdir() is None else None
+
+    def read_only(path, content):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(vdata, "atomic_write", read_only)
+    with pytest.warns(UserWarning, match="PermissionError.*running without the cache"):
+        ds = load_image_folder(root, cache=tmp_path / "cache")
+    assert len(ds) == 4
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "wrong arrays", "labels of another folder"])
+def test_damaged_cache_is_rebuilt_not_raised(tmp_path, damage):
+    root = _folder(tmp_path / "d") if (tmp_path / "d").mkdir() is None else None
+    cache = tmp_path / "cache"
+    first = load_image_folder(root, cache=cache)
+    (f,) = _cache_files(cache)
+    data = f.read_bytes()
+    if damage == "truncated":
+        f.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        f.write_bytes(os.urandom(len(data)))
+    elif damage == "empty":
+        f.write_bytes(b"")
+    elif damage == "wrong arrays":
+        np.savez(open(f, "wb"), images=np.zeros(3))
+    else:
+        np.savez(open(f, "wb"), images=np.zeros((4, 8, 8, 3), np.uint8), labels=np.array([1, 1, 1, 1]),
+                 keep=np.arange(4), skipped_index=np.zeros(0, np.int64), skipped_reason=np.zeros(0, str))
+    with pytest.warns(UserWarning, match="is damaged.*rebuilding it"):
+        again = load_image_folder(root, cache=cache)
+    np.testing.assert_array_equal(again.images, first.images)
+    assert again.labels.tolist() == [0, 0, 1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt: a clean hit now
+        np.testing.assert_array_equal(load_image_folder(root, cache=cache).images, first.images)
+
+
+def test_file_changed_in_place_with_same_size_and_mtime_is_not_stale(tmp_path):
+    root = _folder(tmp_path / "d") if (tmp_path / "d").mkdir() is None else None
+    target = root / "a" / "z.bmp"  # uncompressed: other pixels, same size
+    Image.fromarray(np.full((8, 8, 3), 0, np.uint8)).save(target)
+    before = load_image_folder(root, cache=tmp_path / "cache")
+    st = target.stat()
+    Image.fromarray(np.full((8, 8, 3), 200, np.uint8)).save(tmp_path / "new.bmp")
+    new = (tmp_path / "new.bmp").read_bytes()
+    assert len(new) == st.st_size
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    with open(target, "r+b") as fh:  # the same file (inode) rewritten in place
+        fh.write(new)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # and its time set back, as rsync -t or a restore do
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    after = load_image_folder(root, cache=tmp_path / "cache")
+    assert before.images[2].max() == 0 and after.images[2].min() == 200
+
+
+def test_non_utf8_file_and_class_names(tmp_path):
+    base = os.fsencode(tmp_path)
+    for cls in (b"caf\xe9", b"plain"):
+        os.mkdir(base + b"/" + cls)
+        for name in (b"\xff\xfe.png", b"ok.png"):
+            Image.fromarray(np.full((8, 8, 3), 7, np.uint8)).save(os.fsdecode(base + b"/" + cls + b"/" + name))
+    open(base + b"/caf\xe9/broken\xe9.png", "wb").write(b"junk")
+    for kw in ({}, {"cache": tmp_path.parent / (tmp_path.name + "-cache")}, {"cache": tmp_path.parent / (tmp_path.name + "-cache")}):
+        with pytest.warns(UserWarning, match="broken"):
+            ds = load_image_folder(tmp_path, **kw)
+        assert ds.classes == [os.fsdecode(b"caf\xe9"), "plain"] and ds.labels.tolist() == [0, 0, 1, 1]
+        assert os.fsencode(ds.paths[0]).endswith(b"/caf\xe9/ok.png") or os.fsencode(ds.paths[0]).endswith(b"\xff\xfe.png")
+        assert os.fsencode(ds.skipped[0][0]).endswith(b"/broken\xe9.png")
+
+
+def test_skipped_files_are_warned_about_again_on_a_cache_hit(tmp_path):
+    root = _folder(tmp_path / "d") if (tmp_path / "d").mkdir() is None else None
+    (root / "b" / "bad\tname.png").write_text("not an image")  # a tab: names are stored by index, not split
+    for _ in range(2):
+        with pytest.warns(UserWarning, match=r"bad\\tname.png") as rec:
+            ds = load_image_folder(root, cache=tmp_path / "cache")
+        assert len([w for w in rec if "skipped unreadable" in str(w.message)]) == 1
+        assert ds.skipped[0][0] == str(root / "b" / "bad\tname.png") and "cannot identify" in ds.skipped[0][1]
+    assert len(_cache_files(tmp_path / "cache")) == 1
+
+
+def test_least_recently_used_cache_entries_are_evicted(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    roots, entries = [], []
+    for i in range(3):
+        (tmp_path / f"d{i}").mkdir()
+        roots.append(_folder(tmp_path / f"d{i}"))
+    for i in (0, 1):
+        before = set(_cache_files(cache)) if cache.exists() else set()
+        load_image_folder(roots[i], cache=cache)
+        (new,) = set(_cache_files(cache)) - before
+        os.utime(new, ns=(10**9 * (i + 1), 10**9 * (i + 1)))  # entry 0 older than entry 1
+        entries.append(new)
+    monkeypatch.setattr(vdata, "CACHE_MAX_BYTES", 2 * entries[0].stat().st_size)
+    load_image_folder(roots[0], cache=cache)  # a hit makes entry 0 the most recently used
+    load_image_folder(roots[2], cache=cache)  # a third entry: the least recently used one goes
+    assert entries[0].exists() and not entries[1].exists() and len(_cache_files(cache)) == 2
+
+
 @needs_dataset("cifar10-jpeg")
 def test_cifar_folder_decodes():
     ds = load_image_folder(DATASETS / "cifar10-jpeg" / "test")

@@ -184,11 +184,15 @@ def _decode(path: str, size: tuple[int, int] | None, channels: int, max_pixels: 
 
 
 def _cache_key(root: Path, items: list[tuple[str, int]], size, channels: int, max_pixels: int) -> str:
+    # The inode and the status-change time join size and mtime: a file rewritten in place with its
+    # size kept and its mtime set back (os.utime, rsync -t, a restored backup) still changes its
+    # ctime, which no user call can set. Names are hashed as bytes (os.fsencode), so that names that
+    # are not UTF-8 (bytes on Linux, surrogate-escaped in str) work.
     h = hashlib.sha256()
-    h.update(f"{root.resolve()}|{size}|{channels}|{max_pixels}|v3".encode())  # v3: EXIF orientation applied
+    h.update(os.fsencode(root.resolve()) + f"|{size}|{channels}|{max_pixels}|v4".encode())  # v4: skipped by index
     for path, label in items:
         st = os.stat(path)
-        h.update(f"{path}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
+        h.update(os.fsencode(path) + f"|{label}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_ctime_ns}".encode())
     return h.hexdigest()[:24]
 
 
@@ -198,6 +202,79 @@ def _atomic_save_npz(path: Path, **arrays) -> None:
             np.savez(fh, **arrays)
 
     atomic_write(path, write)
+
+
+#: Decoded folders kept in one cache folder are evicted, least recently used first, past this size.
+CACHE_MAX_BYTES = 20 * 2**30
+
+
+def _read_cache(cache_file: Path, items: list[tuple[str, int]]) -> tuple[np.ndarray | list, np.ndarray, list[int], list[tuple[str, str]]]:
+    """Images, labels, kept indices and skipped files from a cache file, checked against ``items``.
+
+    Raises
+    ------
+    Exception
+        Anything np.load raises for a damaged file, or VisionkitError when the content does not
+        fit the folder; the caller rebuilds the cache either way.
+    """
+    with np.load(cache_file, allow_pickle=False) as z:
+        keep = z["keep"].astype(np.int64)
+        labels = z["labels"]
+        if keep.ndim != 1 or len(keep) and (keep.min() < 0 or keep.max() >= len(items)) or labels.shape != keep.shape:
+            raise VisionkitError("the kept indices do not fit the folder")
+        if labels.tolist() != [items[i][1] for i in keep]:
+            raise VisionkitError("the labels do not fit the folder")
+        skipped_index = z["skipped_index"].astype(np.int64)
+        reasons = z["skipped_reason"].tolist()
+        if len(skipped_index) != len(reasons) or len(skipped_index) and (skipped_index.min() < 0 or skipped_index.max() >= len(items)):
+            raise VisionkitError("the skipped files do not fit the folder")
+        skipped = [(items[i][0], str(r)) for i, r in zip(skipped_index, reasons)]
+        if "shapes" in z:  # images of different sizes, stored as one flat buffer
+            shapes = z["shapes"]
+            flat = z["images"]
+            if shapes.shape != (len(keep), 3) or shapes.min() < 1 or int(np.prod(shapes, axis=1).sum()) != flat.size:
+                raise VisionkitError("the image shapes do not fit the stored pixels")
+            ends = np.cumsum(np.prod(shapes, axis=1))
+            images: np.ndarray | list = [flat[e - int(np.prod(sh)) : e].reshape(sh) for e, sh in zip(ends, shapes)]
+        else:
+            images = z["images"]
+            if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(keep):
+                raise VisionkitError("the stored images do not fit the folder")
+    return images, labels.astype(np.int64), keep.tolist(), skipped
+
+
+def _write_cache(cache_file: Path, images: list[np.ndarray], same: bool, arr, labels: np.ndarray, keep: list[int],
+                 skipped_index: list[int], skipped: list[tuple[str, str]]) -> None:
+    """Store a decoded folder; any failure (full disk, read-only folder, a file in the way) only warns."""
+    extra = {} if same else {"shapes": np.array([im.shape for im in images], dtype=np.int64)}
+    stored = arr if same else np.concatenate([im.ravel() for im in images])
+    try:
+        _atomic_save_npz(cache_file, images=stored, labels=labels, keep=np.asarray(keep, dtype=np.int64),
+                         skipped_index=np.asarray(skipped_index, dtype=np.int64),
+                         skipped_reason=np.asarray([r for _, r in skipped], dtype=str).reshape(-1), **extra)
+    except OSError as exc:
+        warnings.warn(f"cache: could not write {str(cache_file)!r} ({type(exc).__name__}: {exc.strerror or exc}); "
+                      "running without the cache", stacklevel=3)
+        return
+    _evict(cache_file.parent, cache_file, CACHE_MAX_BYTES)
+
+
+def _evict(folder: Path, keep: Path, limit: int) -> None:
+    """Remove the least recently used decoded folders of ``folder`` until they total at most ``limit`` bytes."""
+    try:
+        files = []
+        for f in folder.glob("imagefolder-*.npz"):
+            st = f.stat()
+            files.append((st.st_mtime_ns, st.st_size, f))
+        total = sum(size for _, size, _ in files)
+        for _, size, f in sorted(files, key=lambda t: t[0]):
+            if total <= limit:
+                break
+            if f != keep:
+                f.unlink(missing_ok=True)
+                total -= size
+    except OSError:  # another process evicting at the same time, a folder we cannot list: no harm
+        pass
 
 
 def load_image_folder(
@@ -221,8 +298,12 @@ def load_image_folder(
     channels : {1, 3}
         Grey or RGB.
     cache : bool or path
-        Keep the decoded images in ``default_cache_dir()`` (``True``) or the
-        given folder, keyed by the files' paths, sizes and times, so a second load skips decoding.
+        Keep the decoded images in ``default_cache_dir()`` (``True``) or the given folder, keyed by
+        the files' paths, sizes, inodes and modification and status-change times, so a second load
+        skips decoding. The cache never breaks a load: when it cannot be written (full disk,
+        read-only folder, a file in the way) the load goes on without it, with a warning; a damaged
+        cache file is rebuilt. Past :data:`CACHE_MAX_BYTES` in one folder, the least recently used
+        entries are removed.
     n_jobs : int
         Decoding processes (joblib).
     progress : bool
@@ -253,17 +334,24 @@ def load_image_folder(
     if cache:
         base = default_cache_dir() if cache is True else Path(cache)
         cache_file = base / f"imagefolder-{_cache_key(root, items, size, channels, max_pixels)}.npz"
-        if cache_file.is_file():
-            with np.load(cache_file, allow_pickle=False) as z:
-                keep = z["keep"]
-                skipped = [tuple(s.split("\t", 1)) for s in z["skipped"].tolist()]
-                if "shapes" in z:  # images of different sizes, stored as one flat buffer
-                    ends = np.cumsum(np.prod(z["shapes"], axis=1))
-                    flat = z["images"]
-                    images = [flat[e - int(np.prod(sh)) : e].reshape(sh) for e, sh in zip(ends, z["shapes"])]
-                else:
-                    images = z["images"]
-                return Dataset(images, z["labels"], classes, [items[i][0] for i in keep], skipped)
+        try:
+            found = cache_file.is_file()
+        except OSError:  # e.g. a folder we may not search: decoded without the cache
+            found = False
+        if found:
+            try:
+                images, labels_arr, keep, skipped = _read_cache(cache_file, items)
+            except Exception as exc:  # a damaged or foreign file: decoded again and rewritten, never re-raised
+                warnings.warn(f"cache: {str(cache_file)!r} is damaged ({type(exc).__name__}: {str(exc)[:200]}); rebuilding it",
+                              stacklevel=2)
+            else:
+                try:
+                    os.utime(cache_file)  # recently used: evicted last
+                except OSError:
+                    pass
+                for path, reason in skipped:  # shown again on every load, as on the first
+                    warnings.warn(f"skipped unreadable image {path!r}: {reason}", stacklevel=2)
+                return Dataset(images, labels_arr, classes, [items[i][0] for i in keep], skipped)
 
     paths = [p for p, _ in items]
     if n_jobs == 1:
@@ -276,10 +364,11 @@ def load_image_folder(
 
         decoded = Parallel(n_jobs=n_jobs, batch_size=256)(delayed(_decode)(p, size, channels, max_pixels) for p in paths)
 
-    images, labels, keep, skipped = [], [], [], []
+    images, labels, keep, skipped, skipped_index = [], [], [], [], []
     for i, (res, (path, label)) in enumerate(zip(decoded, items)):
         if isinstance(res, str):
             skipped.append((path, res))
+            skipped_index.append(i)
             continue
         images.append(res)
         labels.append(label)
@@ -296,10 +385,7 @@ def load_image_folder(
     arr: np.ndarray | list = np.stack(images) if same else images
     labels_arr = np.asarray(labels, dtype=np.int64)
     if cache_file is not None:
-        extra = {} if same else {"shapes": np.array([im.shape for im in images], dtype=np.int64)}
-        stored = arr if same else np.concatenate([im.ravel() for im in images])
-        _atomic_save_npz(cache_file, images=stored, labels=labels_arr, keep=np.asarray(keep, dtype=np.int64),
-                         skipped=np.asarray([f"{p}\t{r}" for p, r in skipped], dtype=str), **extra)
+        _write_cache(cache_file, images, same, arr, labels_arr, keep, skipped_index, skipped)
     return Dataset(arr, labels_arr, classes, [items[i][0] for i in keep], skipped)
 
 

@@ -278,3 +278,168 @@ def test_summary_spread_is_the_sample_std_over_seeds():
     assert s["accuracy"][0] == pytest.approx(0.6) and s["accuracy"][1] == pytest.approx(0.1)
     one = summarise(recs[:1])[("d", "m", 5)]
     assert one["accuracy"][0] == 0.5 and np.isnan(one["accuracy"][1])
+
+
+def test_report_md_escapes_names_from_folders_and_classes(tmp_path, test_methods):
+    """Folder (data) and class names are text in report.md, as they are in report.html: no tags, no extra cells."""
+    from visionkit.bench.specs import DataSplit
+    from visionkit.data import Dataset, load_digits
+
+    d = load_digits()
+    keep = np.flatnonzero(d.labels < 3)[:150]
+    classes = ["<script>alert(1)</script>", "a|b", "*c*_$x$"]
+    ds = Dataset(d.images[keep], d.labels[keep], classes)
+    name = "<img src=x onerror=alert(1)>|[link](http://evil)"
+    split = DataSplit(name, ds.subset(np.arange(0, 150, 2)), ds.subset(np.arange(1, 150, 2)))
+    out = tmp_path / "run"
+    run_experiment(split, ["test-centroid"], out=str(out), per_class=[5, "all"], progress=False, log=lambda *a: None)
+    md, page = write_report(out)
+    text = md.read_text()
+    import re
+
+    assert "<script" not in text and "<img" not in text and not re.search(r"(?<!\\)\]\(http", text)
+    assert "&lt;img src=x onerror=alert(1)&gt;\\|\\[link\\](http://evil)" in text
+    tables, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(len(line.replace("\\|", "").split("|")))  # cells, escaped pipes not counted
+        elif block:
+            tables.append(block)
+            block = []
+    assert tables and all(len(set(t)) == 1 for t in tables), tables  # every row as many cells as its header
+    assert "<script" not in page.read_text()
+
+
+# ------------------------------------------------------------------ run_experiment from Python: checked before any work
+
+
+@pytest.mark.parametrize("method_params, message", [
+    ({"no-such-method": {}}, "unknown method 'no-such-method'.*hog-svm"),
+    ({"hog-svm": {"sise": (32, 32)}}, r"method_params\['hog-svm'\]: unknown parameter\(s\) 'sise'; hog-svm accepts: C, cells_per_block"),
+    ({"lenet": {"epoch": 3}}, r"method_params\['lenet'\]: unknown parameter\(s\) 'epoch'; lenet accepts: .*epochs"),
+    ({"lenet": {"random_state": 3}}, "random_state is set from the seeds"),
+    ({"lenet": [("epochs", 3)]}, "expected a dict of parameter names"),
+    ([("lenet", {})], "expected a dict"),
+])
+def test_method_params_are_checked_before_any_work(tmp_path, test_methods, method_params, message):
+    out = tmp_path / "run"
+    with pytest.raises(VisionkitError, match=message):
+        run_experiment(load_data("digits"), ["test-centroid", "lenet"], out=str(out), method_params=method_params,
+                       progress=False, log=lambda *a: None)
+    assert not (out / "results.jsonl").exists()
+
+
+@pytest.mark.parametrize("seeds", [[-1], [2**32], [1e23], [True], ["0"], [0, 1.5]])
+def test_seeds_are_checked_before_any_work(tmp_path, test_methods, seeds):
+    with pytest.raises(VisionkitError, match=r"seeds: expected integers from 0 to 4294967295"):
+        run_experiment(load_data("digits"), ["test-centroid"], out=str(tmp_path / "run"), seeds=seeds, progress=False)
+    assert not (tmp_path / "run" / "results.jsonl").exists()
+
+
+def test_a_240_character_folder_name_works(tmp_path, test_methods, monkeypatch, capsys):
+    monkeypatch.setenv("VISIONKIT_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / ("d" * 240)
+    for c in ("c" * 240, "e" * 240):
+        (root / c).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.full((8, 8, 3), 30 * i + (c[0] == "e") * 7, np.uint8)).save(root / c / f"{'i' * 240}{i}.png")
+    assert main(["compare", "--data", str(root), "--methods", "test-centroid", "--per-class", "all",
+                 "--out", str(tmp_path / "out")]) == 0
+    assert "d" * 240 in (tmp_path / "out" / "report.md").read_text()
+    assert all(len(f.name) < 100 for f in (tmp_path / "out" / "plots").iterdir())
+
+
+# ------------------------------------------------------------------ cifar10:ROOT python batches, read without running code
+
+
+def _cifar_root(tmp_path, n=4, *, batch=None, meta=None):
+    import pickle
+
+    base = tmp_path / "cifar-10-batches-py"
+    base.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
+    for i, name in enumerate(names):
+        content = {b"batch_label": b"x", b"labels": [int(v) for v in rng.integers(0, 10, n)],
+                   b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8), b"filenames": [b"f.png"] * n}
+        (base / name).write_bytes(pickle.dumps(content, protocol=2) if batch is None or i else batch(content))
+    meta_obj = {b"label_names": [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"],
+                b"num_vis": 3072}
+    (base / "batches.meta").write_bytes(meta(meta_obj) if meta else pickle.dumps(meta_obj, protocol=2))
+    return tmp_path
+
+
+def test_cifar_batches_load(tmp_path):
+    import pickle
+
+    split = load_data(f"cifar10:{_cifar_root(tmp_path)}")
+    assert split.train.images.shape == (20, 32, 32, 3) and split.test.images.shape == (4, 32, 32, 3)
+    assert split.classes[0] == "airplane" and split.train.labels.dtype == np.int64
+    raw = pickle.loads((tmp_path / "cifar-10-batches-py" / "test_batch").read_bytes())
+    np.testing.assert_array_equal(split.test.images[1, :, :, 0].ravel(), raw[b"data"][1, :1024])  # channel planes -> HWC
+    # protocol 5 (numpy's _frombuffer) and the module name numpy 1 wrote also load
+    _cifar_root(tmp_path / "p5", batch=lambda c: pickle.dumps(c, protocol=5))
+    assert len(load_data(f"cifar10:{tmp_path / 'p5'}").train) == 20
+    _cifar_root(tmp_path / "np1", batch=lambda c: pickle.dumps(c, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    assert len(load_data(f"cifar10:{tmp_path / 'np1'}").train) == 20
+
+
+class _Boom:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch PWNED",))
+
+
+def _tamper(kind):
+    import pickle
+
+    def wrong_shape(c):
+        return pickle.dumps({**c, b"data": c[b"data"][:, :100]}, protocol=2)
+
+    def labels_out_of_range(c):
+        return pickle.dumps({**c, b"labels": [10] * len(c[b"labels"])}, protocol=2)
+
+    def short_labels(c):
+        return pickle.dumps({**c, b"labels": c[b"labels"][:-1]}, protocol=2)
+
+    def float_data(c):
+        return pickle.dumps({**c, b"data": c[b"data"].astype(np.float64)}, protocol=2)
+
+    def code(c):
+        return pickle.dumps({**c, b"x": _Boom()}, protocol=2)
+
+    def not_a_dict(c):
+        return pickle.dumps([1, 2, 3], protocol=2)
+
+    def truncated(c):
+        return pickle.dumps(c, protocol=2)[:1000]
+
+    def junk(c):
+        return b"\x00" * 100
+
+    return {f.__name__: f for f in (wrong_shape, labels_out_of_range, short_labels, float_data, code, not_a_dict, truncated, junk)}[kind]
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("wrong_shape", r"expected 'data' a uint8 array \(N, 3072\)"), ("labels_out_of_range", r"integers in 0..9"),
+    ("short_labels", "a list of 4 integers"), ("float_data", "uint8"), ("code", "refusing the global posix.system"),
+    ("not_a_dict", "expected 'data'"), ("truncated", "not a CIFAR-10 python batch"), ("junk", "not a CIFAR-10 python batch"),
+])
+def test_tampered_cifar_batches_are_one_line(tmp_path, monkeypatch, kind, message):
+    monkeypatch.chdir(tmp_path)
+    root = _cifar_root(tmp_path / "root", batch=_tamper(kind))
+    with pytest.raises(VisionkitError, match=message) as info:
+        load_data(f"cifar10:{root}")
+    assert "\n" not in str(info.value) and not (tmp_path / "PWNED").exists()
+    assert main(["compare", "--data", f"cifar10:{root}", "--methods", "pixels-svm", "--out", str(tmp_path / "out")]) == 2
+
+
+def test_cifar_meta_with_code_is_refused(tmp_path, monkeypatch):
+    import pickle
+
+    monkeypatch.chdir(tmp_path)
+    root = _cifar_root(tmp_path / "root", meta=lambda m: pickle.dumps({**m, b"x": _Boom()}, protocol=2))
+    with pytest.raises(VisionkitError, match="refusing the global"):
+        load_data(f"cifar10:{root}")
+    assert not (tmp_path / "PWNED").exists()

@@ -82,6 +82,8 @@ def test_partial_last_line_is_never_merged_into_the_next_record(tmp_path):
     ('{"key": 5}', "expected a record with a string 'key', got 5"),
     ("{not json", "not valid JSON"),
     ("\xff\xfe", "not valid JSON"),
+    ("[" * 100_000, "not valid JSON (nested too deeply)"),  # a RecursionError in the parser
+    ('{"key": ' + "9" * 5000 + "}", "not valid JSON (ValueError: Exceeds the limit (4300 digits)"),
 ])
 def test_malformed_lines_are_skipped_with_a_warning_naming_the_line(tmp_path, bad, why):
     path = tmp_path / "results.jsonl"

@@ -8,9 +8,12 @@ robustness curves and confusion matrices.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import os
+import re
+import urllib.parse
 from collections import defaultdict
 from pathlib import Path
 
@@ -317,6 +320,28 @@ def _tables(summary: dict, records: list[dict], data: str) -> list[tuple[str, li
     return tables
 
 
+# what can start markup inside a line: emphasis, code, links and images ([ ] then ( ), table cells,
+# strikethrough, math; line-start markup (#, -, +) cannot occur as names are never first on a line
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+
+
+def _md(text: str) -> str:
+    """``text`` as literal markdown: HTML characters as entities, markdown punctuation backslash-escaped,
+    line breaks as spaces, so that folder, class and method names cannot add markup, links or table cells."""
+    text = html.escape(" ".join(str(text).split()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _file_stem(data: str) -> str:
+    """``data`` as part of a file name: ``/`` replaced; a long name (a 240-character folder) cut to
+    48 ASCII characters and a hash of the whole, so that names stay under the 255-byte limit."""
+    stem = data.replace("/", "_")
+    if len(os.fsencode(stem)) <= 64:
+        return stem
+    digest = hashlib.sha256(os.fsencode(data)).hexdigest()[:12]
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '', stem)[:48]}-{digest}"
+
+
 def _atomic_write(path: Path, data: bytes | str) -> None:
     atomic_write(path, data)  # synced, umask respected, no .tmp left on error
 
@@ -330,20 +355,20 @@ def write_report(out: str | os.PathLike, *, title: str = "visionkit: classical v
     env = records[-1]["env"] if records else {}
     env_line = ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
 
-    md = [f"# {title}", "", f"{len(records)} evaluations in `results.jsonl`. Environment: {env_line}.", ""]
+    md = [f"# {_md(title)}", "", f"{len(records)} evaluations in `results.jsonl`. Environment: {_md(env_line)}.", ""]
     parts_html = [f"<h1>{html.escape(title)}</h1>", f"<p>{len(records)} evaluations. Environment: {html.escape(env_line)}.</p>"]
     for data in datas:
-        md += [f"## {data}", ""]
+        md += [f"## {_md(data)}", ""]
         parts_html.append(f"<h2>{html.escape(data)}</h2>")
         for caption, head, body in _tables(summary, records, data):
-            md += [f"**{caption}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-            md += ["| " + " | ".join(r) + " |" for r in body] + [""]
+            md += [f"**{_md(caption)}**", "", "| " + " | ".join(map(_md, head)) + " |", "|" + "---|" * len(head)]
+            md += ["| " + " | ".join(map(_md, r)) + " |" for r in body] + [""]
             parts_html.append(f"<h3>{html.escape(caption)}</h3><div class='scroll'><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
                               + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body) + "</table></div>")
         for name, png in _plots(summary, records, data).items():
-            fname = f"plots/{data.replace('/', '_')}_{name}.png"
+            fname = f"plots/{_file_stem(data)}_{name}.png"
             _atomic_write(out / fname, png)
-            md += [f"![{name}]({fname})", ""]
+            md += [f"![{_md(name)}]({urllib.parse.quote(fname)})", ""]
             b64 = base64.b64encode(png).decode()
             parts_html.append(f'<figure><img alt="{name}" src="data:image/png;base64,{b64}"><figcaption>{html.escape(name.replace("_", " "))}</figcaption></figure>')
     style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"

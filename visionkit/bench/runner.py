@@ -97,11 +97,13 @@ def run_experiment(
     per_class : iterable of int or "all"
         Training images per class (the data-efficiency experiment).
     seeds : iterable of int
-        One run per seed: the subset draw and the method's ``random_state`` both use it.
+        One run per seed, integers from 0 to ``2**32 - 1``: the subset draw and the method's
+        ``random_state`` both use it.
     robustness : bool or dict
         Also evaluate under perturbations (``True``: :data:`DEFAULT_STRENGTHS`; a dict picks kinds and strengths).
     method_params : dict, optional
-        ``{method: {param: value}}`` passed to ``registry.create``.
+        ``{method: {param: value}}`` passed to ``registry.create``; an unknown method or parameter
+        name is an error (listing the valid ones) before any work. ``random_state`` comes from ``seeds``.
 
     Returns
     -------
@@ -109,16 +111,23 @@ def run_experiment(
     """
     from tqdm.auto import tqdm
 
+    # everything the runs depend on is checked before any work
+    if isinstance(methods, str):
+        raise VisionkitError(f"methods: expected a list of method names, got the string {methods!r}; use [{methods!r}]")
+    methods = list(methods)
     for m in methods:
-        registry.get_spec(m)  # unknown names fail before any work
+        registry.get_spec(m)  # an unknown name lists the valid ones
     per_class = list(per_class)
-    seeds = list(seeds)
+    seeds = [_check_seed(s) for s in seeds]
     if not per_class or not seeds or not methods:
         raise VisionkitError("run_experiment: expected at least one method, one per-class size and one seed")
+    for n in per_class:
+        if n != "all" and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+            raise VisionkitError(f"per_class: expected positive integers or 'all', got {n!r}")
+    method_params = _check_method_params(methods, method_params)
     strengths = DEFAULT_STRENGTHS if robustness is True else (robustness or {})
     store = ResultStore(out)
     env = environment()
-    method_params = method_params or {}
     n_classes = len(split.classes)
     test_labels = split.test.labels
     perturbed: dict[tuple, Any] = {}
@@ -192,3 +201,60 @@ def _accepts_seed(factory) -> bool:
         return False
     return "random_state" in sig.parameters or any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
 
+
+
+#: Seeds go to numpy's legacy generators and scikit-learn, which take ``random_state`` in [0, 2**32).
+MAX_SEED = 2**32 - 1
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise VisionkitError(f"seeds: expected integers from 0 to {MAX_SEED}, got {seed!r}")
+    return int(seed)
+
+
+def valid_params(name: str) -> set[str] | None:
+    """The parameter names the method ``name`` accepts; None when it cannot tell (a factory of ``**params``
+    whose object has no ``get_params``).
+
+    Read from the factory's signature; a factory that takes ``**params`` is built once with its defaults
+    (estimators only store their arguments) and asked for ``get_params()``.
+    """
+    import inspect
+
+    spec = registry.get_spec(name)
+    try:
+        sig = inspect.signature(spec.factory)
+    except (TypeError, ValueError):
+        return None
+    named = {k for k, p in sig.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return named
+    try:
+        built = registry.create(name)
+    except Exception:
+        return None
+    if not hasattr(built, "get_params"):
+        return None
+    return named | set(built.get_params(deep=False))
+
+
+def _check_method_params(methods: list[str], method_params: Any) -> dict[str, dict]:
+    """``method_params`` checked: registered methods (ones not run are allowed: presets set several),
+    parameter names each method accepts."""
+    if method_params is None:
+        return {}
+    if not isinstance(method_params, dict):
+        raise VisionkitError(f"method_params: expected a dict {{method: {{param: value}}}}, got {type(method_params).__name__}")
+    for name, params in method_params.items():
+        registry.get_spec(name)  # an unknown method lists the valid ones; a registered one not run is allowed
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise VisionkitError(f"method_params[{name!r}]: expected a dict of parameter names to values, got {type(params).__name__}")
+        if "random_state" in params:
+            raise VisionkitError(f"method_params[{name!r}]: random_state is set from the seeds; pass seeds=[...] instead")
+        valid = valid_params(name)
+        unknown = sorted(set(params) - valid) if valid is not None else []
+        if unknown:
+            raise VisionkitError(f"method_params[{name!r}]: unknown parameter(s) {', '.join(map(repr, unknown))}; "
+                                 f"{name} accepts: {', '.join(sorted(valid - {'random_state'}))}")
+    return method_params

@@ -8,12 +8,14 @@ Nothing is downloaded unless ``download=True`` is passed (``--download`` on the 
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .._validate import VisionkitError
+from .._validate import VisionkitError, describe
 from ..data import Dataset, load_digits, load_idx_dataset, load_image_folder
 
 __all__ = ["DataSplit", "load_data", "stratified_split", "KNOWN_SPECS"]
@@ -111,14 +113,74 @@ def _cifar_spec(root: str | None, download: bool) -> DataSplit:
     )
 
 
-def _read_cifar_batches(root: Path) -> DataSplit:
-    # torchvision's CIFAR10 reads the official batches (a pickle of numpy arrays: the format itself).
-    import torchvision
+_CIFAR_FILES = {True: [f"data_batch_{i}" for i in range(1, 6)], False: ["test_batch"]}
+_CIFAR_MAX_BYTES = 64 * 2**20  # an official batch is 31 MB
 
+
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    reconstruct = np.ndarray.__reduce__(np.zeros(1))[0]  # numpy's _reconstruct, whichever module holds it
+    frombuffer = np.zeros(1).__reduce_ex__(5)[0]
+    import _codecs
+
+    return {(mod, "_reconstruct"): reconstruct for mod in ("numpy.core.multiarray", "numpy._core.multiarray")} | {
+        (mod, "_frombuffer"): frombuffer for mod in ("numpy.core.numeric", "numpy._core.numeric")} | {
+        ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): _codecs.encode}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, strings, numbers and numpy arrays; refuses every other global (code)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = _numpy_globals()
+        if (module, name) not in allowed:
+            raise pickle.UnpicklingError(f"refusing the global {module}.{name} (only numpy arrays are expected)")
+        return allowed[(module, name)]
+
+
+def _read_cifar_pickle(path: Path) -> Any:
+    if not path.is_file():
+        raise VisionkitError(f"cifar10: expected the batch file {str(path)!r}, it does not exist")
+    size = path.stat().st_size
+    if size > _CIFAR_MAX_BYTES:
+        raise VisionkitError(f"cifar10: expected a batch file of at most {_CIFAR_MAX_BYTES:,} bytes, {str(path)!r} has {size:,}")
+    try:
+        with open(path, "rb") as fh:
+            return _ArraysOnlyUnpickler(fh, encoding="bytes").load()
+    except Exception as exc:  # UnpicklingError for code, EOFError for truncation, anything for junk
+        msg = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise VisionkitError(f"cifar10: {str(path)!r} is not a CIFAR-10 python batch ({type(exc).__name__}: {msg})") from None
+
+
+def _read_cifar_batches(root: Path) -> DataSplit:
+    """The official python batches, read with an unpickler that only builds numpy arrays, then checked.
+
+    The format is a pickle (of a dict of a uint8 (N, 3072) array and N labels): torchvision's reader
+    would run any code a tampered file holds, so visionkit reads it itself, refusing every global
+    but numpy's array reconstruction, and checks shapes, dtypes and label ranges.
+    """
+    base = root / "cifar-10-batches-py"
+    meta = _read_cifar_pickle(base / "batches.meta")
+    names = meta.get(b"label_names") if isinstance(meta, dict) else None
+    if not (isinstance(names, list) and 2 <= len(names) <= 1000 and all(isinstance(n, (bytes, str)) for n in names)):
+        raise VisionkitError(f"cifar10: {str(base / 'batches.meta')!r}: expected a dict with label_names, a list of names")
+    classes = [n.decode("latin1") if isinstance(n, bytes) else n for n in names]
     parts = []
     for train in (True, False):
-        ds = torchvision.datasets.CIFAR10(str(root), train=train, download=False)
-        parts.append(Dataset(np.ascontiguousarray(ds.data), np.asarray(ds.targets, dtype=np.int64), list(ds.classes)))
+        images, labels = [], []
+        for fname in _CIFAR_FILES[train]:
+            path = base / fname
+            batch = _read_cifar_pickle(path)
+            data = batch.get(b"data") if isinstance(batch, dict) else None
+            labs = batch.get(b"labels") if isinstance(batch, dict) else None
+            if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
+                raise VisionkitError(f"cifar10: {str(path)!r}: expected 'data' a uint8 array (N, 3072), got "
+                                     f"{describe(data) if data is not None else 'none'}")
+            if not (isinstance(labs, list) and len(labs) == len(data)
+                    and all(type(v) is int and 0 <= v < len(classes) for v in labs)):
+                raise VisionkitError(f"cifar10: {str(path)!r}: expected 'labels' a list of {len(data)} integers in 0..{len(classes) - 1}")
+            images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            labels.extend(labs)
+        parts.append(Dataset(np.ascontiguousarray(np.concatenate(images)), np.asarray(labels, dtype=np.int64), list(classes)))
     return DataSplit("cifar10", parts[0], parts[1])
 
 

@@ -118,8 +118,10 @@ class ResultStore:
         problem = None
         try:
             rec = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            problem = f"not valid JSON ({exc.__class__.__name__}: {exc})"
+        except RecursionError:  # JSON nested deeper than the parser's recursion limit
+            problem = "not valid JSON (nested too deeply)"
+        except ValueError as exc:  # JSONDecodeError, bad UTF-8, an integer of more than 4300 digits
+            problem = f"not valid JSON ({exc.__class__.__name__}: {str(exc)[:200]})"
         else:
             if not isinstance(rec, dict):
                 problem = f"expected a JSON object, got {type(rec).__name__} {raw[:60].decode(errors='replace')!r}"

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .._validate import GRAY_WEIGHTS, VisionkitError, describe
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import (_checkpoint_files, _load_tensors, check_model_config, check_tensor_shapes, expected_state_shapes,
+                         read_checkpoint_config, read_safetensors_header, save_checkpoint)
 from .features import embeddings, feature_maps, first_conv_filters
 from .models import create_model, get_model_spec
 from .train import TrainConfig, fit, normalize, predict_logits, resolve_device
@@ -323,19 +324,132 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto") -> "DeepClassifier":
-        """Rebuild a classifier written by :meth:`save` (safetensors only; a pickle is refused)."""
-        tensors, config = load_checkpoint(path)
-        if config.get("kind") != "visionkit-deep-classifier":
-            raise VisionkitError(f"{str(path)!r}: expected a DeepClassifier checkpoint, got kind={config.get('kind')!r}")
-        params = dict(config["params"], device=device)
-        est = cls(**params)
-        model_cfg = dict(config["model"])
-        name = model_cfg.pop("name")
-        model_cfg.pop("pretrained", None)  # the fine-tuned weights are in the checkpoint
+        """Rebuild a classifier written by :meth:`save` (safetensors only; a pickle is refused).
+
+        Nothing is built before the JSON has passed its schema (:func:`_check_checkpoint_config`:
+        every field, with bounds) and the safetensors header's tensor names and shapes have matched
+        the model's, computed on the ``meta`` device; so a hostile or damaged checkpoint costs
+        neither memory nor time. The weights are always ``STEM.safetensors`` beside ``STEM.json``.
+
+        Raises
+        ------
+        VisionkitError
+            One line for any missing, malformed, truncated or inconsistent checkpoint.
+        """
+        st_path, js_path = _checkpoint_files(path)
+        config = read_checkpoint_config(js_path)
+        params, name, model_cfg = _check_checkpoint_config(config, str(js_path))
+        check_tensor_shapes(read_safetensors_header(st_path), expected_state_shapes(name, model_cfg, str(js_path)),
+                            repr(str(st_path)))
+        tensors = _load_tensors(st_path)
+        est = cls(**params, device=device)
         est.model_ = create_model(name, **model_cfg)
         est.model_.load_state_dict(tensors)
         est.model_.to(resolve_device(device)).eval()
         est.classes_ = np.asarray(config["classes"])
-        est.mean_, est.std_, est.img_size_ = config["mean"], config["std"], config["img_size"]
+        est.mean_, est.std_, est.img_size_ = list(config["mean"]), list(config["std"]), config["img_size"]
         est.in_chans_, est.tta_, est.history_ = config["in_chans"], config["tta"], config["history"]
         return est
+
+
+# ---------------------------------------------------------------------------------- checkpoint schema
+
+_MAX_STR = 256
+
+
+def _opt(check):
+    def f(v: Any) -> bool:
+        return v is None or check(v)
+    f.expected = f"null or {check.expected}"
+    return f
+
+
+def _is(kind: str, pred):
+    pred.expected = kind
+    return pred
+
+
+_STR = _is(f"a string of at most {_MAX_STR} characters", lambda v: isinstance(v, str) and len(v) <= _MAX_STR)
+_BOOL = _is("true or false", lambda v: isinstance(v, bool))
+_INT_POS = _is("an integer in 1..1,000,000,000", lambda v: type(v) is int and 1 <= v <= 10**9)
+_INT_NONNEG = _is("an integer in 0..1,000,000,000", lambda v: type(v) is int and 0 <= v <= 10**9)
+_FLOAT_NONNEG = _is("a finite number >= 0", lambda v: type(v) in (int, float) and math.isfinite(v) and v >= 0)
+_FRACTION = _is("a number in [0, 1)", lambda v: type(v) in (int, float) and 0 <= v < 1)
+_SEED = _is("an integer in 0..2**32-1", lambda v: type(v) is int and 0 <= v <= 2**32 - 1)
+
+#: The schema of ``params`` in a DeepClassifier checkpoint: every key optional (older checkpoints
+#: lack the newer ones), none other allowed. ``weights`` is kept as a record of how the model was
+#: fitted; :meth:`DeepClassifier.load` never opens it.
+_PARAM_SCHEMA = dict(
+    model=_STR, img_size=_opt(_is("an integer in 1..4096", lambda v: type(v) is int and 1 <= v <= 4096)),
+    epochs=_opt(_INT_POS), batch_size=_opt(_INT_POS), lr=_opt(_FLOAT_NONNEG), optimizer=_opt(_STR),
+    weight_decay=_opt(_FLOAT_NONNEG), label_smoothing=_opt(_FRACTION), augment=_opt(_STR),
+    train_options=_opt(_is("an object", lambda v: isinstance(v, dict))), validation_fraction=_FRACTION,
+    patience=_opt(_INT_NONNEG), min_steps=_opt(_INT_NONNEG), pretrained=_BOOL, weights=_opt(_STR),
+    device=_STR, random_state=_SEED, progress=_BOOL,
+)
+_MAX_HISTORY = 1_000_000
+
+
+def _check_checkpoint_config(config: dict[str, Any], where: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """Check a DeepClassifier checkpoint's JSON; ``(params, model name, model builder arguments)``.
+
+    Parameters
+    ----------
+    config : dict
+        The parsed JSON (:func:`~visionkit.deep.checkpoint.read_checkpoint_config`).
+    where : str
+        The file, for messages.
+
+    Raises
+    ------
+    VisionkitError
+        One line naming the first field that is missing, of the wrong type or out of bounds.
+    """
+    def bad(field: str, expected: str, value: Any = ..., missing: bool = False) -> VisionkitError:
+        got = "it is missing" if missing else f"got {describe(value)}"
+        return VisionkitError(f"checkpoint {where!r}: {field}: expected {expected}, {got}")
+
+    if config.get("kind") != "visionkit-deep-classifier":
+        raise bad("kind", "'visionkit-deep-classifier' (a DeepClassifier checkpoint)", config.get("kind"),
+                  missing="kind" not in config)
+    for key in ("params", "model", "classes", "mean", "std", "img_size", "in_chans", "tta", "history"):
+        if key not in config:
+            raise bad(key, "a value (DeepClassifier.save writes it)", missing=True)
+    params = config["params"]
+    if not isinstance(params, dict):
+        raise bad("params", "an object of DeepClassifier parameters", params)
+    unknown = sorted(set(params) - set(_PARAM_SCHEMA))
+    if unknown:
+        raise VisionkitError(f"checkpoint {where!r}: params: unknown keys {[k[:40] for k in unknown[:5]]}; "
+                             f"expected only DeepClassifier's: {', '.join(_PARAM_SCHEMA)}")
+    for key, value in params.items():
+        if not _PARAM_SCHEMA[key](value):
+            raise bad(f"params.{key}", _PARAM_SCHEMA[key].expected, value)
+    name, model_cfg = check_model_config(config["model"], repr(where))
+    if params.get("model", name) != name:
+        raise bad("params.model", f"the model's name {name!r}", params["model"])
+    k, c = model_cfg["num_classes"], model_cfg["in_chans"]
+    classes = config["classes"]
+    if not isinstance(classes, list) or len(classes) != k:
+        raise bad("classes", f"a list of model.num_classes = {k} labels", classes)
+    if not all(isinstance(x, (str, int, float)) and (not isinstance(x, str) or len(x) <= _MAX_STR) for x in classes):
+        raise bad("classes", "labels that are numbers or strings", classes)
+    if len({type(x) for x in classes}) > 1 and not all(type(x) in (int, float) for x in classes):
+        raise bad("classes", "labels of one type", classes)
+    for key in ("mean", "std"):
+        v = config[key]
+        low = 1e-12 if key == "std" else -1e6
+        if not (isinstance(v, list) and len(v) == c
+                and all(type(x) in (int, float) and math.isfinite(x) and low <= x <= 1e6 for x in v)):
+            raise bad(key, f"a list of model.in_chans = {c} finite numbers{' > 0' if key == 'std' else ''}", v)
+    if config["in_chans"] != c:
+        raise bad("in_chans", f"model.in_chans = {c}", config["in_chans"])
+    if config["img_size"] != model_cfg["img_size"]:
+        raise bad("img_size", f"model.img_size = {model_cfg['img_size']}", config["img_size"])
+    if type(config["tta"]) is not int or not 0 <= config["tta"] <= 2:
+        raise bad("tta", "0, 1 or 2", config["tta"])
+    history = config["history"]
+    if not isinstance(history, list) or len(history) > _MAX_HISTORY or not all(isinstance(h, dict) for h in history):
+        raise bad("history", "a list of per-epoch objects", history)
+    return {k: v for k, v in params.items() if k != "device"} | {"model": name}, name, model_cfg

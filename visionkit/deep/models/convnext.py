@@ -41,7 +41,8 @@ class ConvNeXt(nn.Module):
                  depths: tuple[int, ...] = (2, 2, 6, 2), stem: int = 2, drop_path: float = 0.1) -> None:
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_chans, dims[0], stem, stride=stem), LayerNorm2d(dims[0], eps=1e-6))
-        rates = torch.linspace(0, drop_path, sum(depths)).tolist()
+        # on the CPU even under `with torch.device("meta")`, where checkpoints are checked: .tolist() needs data
+        rates = torch.linspace(0, drop_path, sum(depths), device="cpu").tolist()
         stages, k = [], 0
         for i, (dim, depth) in enumerate(zip(dims, depths)):
             down = [] if i == 0 else [LayerNorm2d(dims[i - 1], eps=1e-6), nn.Conv2d(dims[i - 1], dim, 2, stride=2)]
