@@ -284,3 +284,10 @@ def test_params_without_model_take_the_checkpoints_model(saved):
     del config["params"]["model"]
     stem.with_suffix(".json").write_text(json.dumps(config))
     assert DeepClassifier.load(stem, device="cpu").model == "lenet5"
+
+
+def test_checkpoint_params_schema_covers_every_deep_classifier_parameter():
+    # a new DeepClassifier parameter without a schema entry would make every checkpoint unloadable
+    from visionkit.deep.estimator import _PARAM_SCHEMA
+
+    assert set(_PARAM_SCHEMA) == set(DeepClassifier().get_params())

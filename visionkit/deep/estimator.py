@@ -386,6 +386,7 @@ _PARAM_SCHEMA = dict(
     weight_decay=_opt(_FLOAT_NONNEG), label_smoothing=_opt(_FRACTION), augment=_opt(_STR),
     train_options=_opt(_is("an object", lambda v: isinstance(v, dict))), validation_fraction=_FRACTION,
     patience=_opt(_INT_NONNEG), min_steps=_opt(_INT_NONNEG), pretrained=_BOOL, weights=_opt(_STR),
+    head_init=_is("'linear-probe' or 'random'", lambda v: v in ("linear-probe", "random")),
     device=_STR, random_state=_SEED, progress=_BOOL,
 )
 _MAX_HISTORY = 1_000_000
