@@ -327,3 +327,21 @@ def test_list_pretrained_and_specs():
     assert bb.config.input_size == 96 and "96px" in repr(bb)
     with pytest.raises(VisionkitError, match="img_size"):
         load_backbone("efficientnet_lite0", img_size=8)
+
+
+def test_freeze_norm_keeps_running_statistics_and_trains_the_affine():
+    from visionkit.deep.train import TrainConfig, fit
+
+    x, y = _two_classes(n=4)
+    model = create_model("efficientnet_lite0", num_classes=2, pretrained=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TrainConfig(epochs=1, batch_size=4, lr=0.1, freeze_norm=True, device="cpu", augment="none")
+    fit(model, resize_center_crop(x, 64), y, cfg, mean=[0.5] * 3, std=[0.5] * 3)
+    after = model.state_dict()
+    stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(before[k], after[k]) for k in stats)
+    assert not torch.equal(before["bn1.weight"], after["bn1.weight"])  # the scale still learns
+    model2 = create_model("efficientnet_lite0", num_classes=2, pretrained=True)
+    fit(model2, resize_center_crop(x, 64), y, TrainConfig(epochs=1, batch_size=4, lr=0.1, device="cpu", augment="none"),
+        mean=[0.5] * 3, std=[0.5] * 3)
+    assert not torch.equal(before["bn1.running_mean"], model2.state_dict()["bn1.running_mean"])

@@ -267,7 +267,7 @@ def _lite(variant: str):
 # augmentation.
 FINETUNE_RECIPE = dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4, label_smoothing=0.1,
                        augment="crop-flip", pad=16, batch_size=32, epochs=5, schedule="cosine", warmup=0.1,
-                       backbone_lr_scale=0.1)
+                       backbone_lr_scale=0.1, freeze_norm=True)
 
 for _variant, _size, _params in (("lite0", 224, 3_383_818), ("lite1", 240, 4_148_490),
                                    ("lite2", 260, 4_823_882)):
