@@ -45,9 +45,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_methods(args: argparse.Namespace) -> int:
     from . import registry
 
-    for name in registry.list_methods(args.family):
-        spec = registry.get_spec(name)
-        print(f"{name:20s} {spec.family:10s} {spec.description}")
+    names = registry.list_methods(args.family)
+    # the network each method builds, by the name `visionkit.deep.list_models()` uses ("resnet -> resnet20")
+    built = {n: registry.get_spec(n).name + (f" -> {m}" if (m := registry.model_of(n)) else "") for n in names}
+    width = max(map(len, built.values()), default=0) + 2
+    for family in registry.FAMILIES:
+        rows = [n for n in names if registry.get_spec(n).family == family]
+        if not rows:
+            continue
+        print(f"{family} ({registry.FAMILY_LABELS[family]}):")
+        for name in rows:
+            print(f"  {built[name]:{width}s}{registry.get_spec(name).description}")
     return 0
 
 
@@ -75,6 +83,53 @@ def _parse_seeds(text: str) -> list[int]:
         raise VisionkitError(f"--seeds: expected comma-separated integers, got {text!r}") from None
 
 
+def _parse_params(text: str | None) -> dict:
+    import json
+
+    if not text:
+        return {}
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise VisionkitError(f'--params: expected a JSON object {{method: {{param: value}}}}, e.g. \'{{"resnet": {{"epochs": 30}}}}\', '
+                             f"got {text!r} ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+        raise VisionkitError(f'--params: expected a JSON object {{method: {{param: value}}}}, e.g. \'{{"resnet": {{"epochs": 30}}}}\', got {text!r}')
+    return params
+
+
+def _parse_threads(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise VisionkitError(f"--threads: expected a positive integer, got {text!r}")
+    return int(text)
+
+
+class _ThreadLimit:
+    """Limit torch's intra-op threads and the BLAS / OpenMP pools (threadpoolctl) to ``n``, and restore them."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+
+    def __enter__(self) -> "_ThreadLimit":
+        if self.n is not None:
+            import torch
+            from threadpoolctl import threadpool_limits
+
+            self._torch = torch.get_num_threads()
+            self._pools = threadpool_limits(limits=self.n)  # before torch's: it records the pools' sizes
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.n is not None:
+            import torch
+
+            self._pools.restore_original_limits()
+            torch.set_num_threads(self._torch)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     import time
 
@@ -86,11 +141,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         registry.get_spec(m)
     per_class = _parse_per_class(args.per_class)
     seeds = _parse_seeds(args.seeds)
+    threads = _parse_threads(args.threads)
+    # checked before the data are loaded: a typo costs nothing
+    params = registry.check_params(_parse_params(args.params))
+    unused = sorted(set(params) - set(methods))
+    if unused:
+        raise VisionkitError(f"--params: names methods that are not run ({', '.join(unused)}); --methods is {','.join(methods)}")
     t0 = time.perf_counter()
     split = load_data(args.data, download=args.download)
     print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")
     try:
-        run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness)
+        with _ThreadLimit(threads):
+            run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness,
+                           method_params=params, device=args.device)
     except KeyboardInterrupt:
         print(f"\nstopped: finished runs are kept in {args.out}/results.jsonl; rerun the same command to resume", file=sys.stderr)
         write_report(args.out)
@@ -101,7 +164,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="visionkit", description="Classical computer vision and deep learning, side by side.")
+    p.add_argument("--version", action="version", version=f"visionkit {__version__}")
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("show", help="one image, side by side: Sobel, Harris steps, visual words (and a trained network)")
@@ -119,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--robustness", action="store_true", help="also evaluate under noise, blur, rotation, brightness, contrast and JPEG")
     c.add_argument("--out", default="out/compare", help="output folder (default out/compare)")
     c.add_argument("--download", action="store_true", help="allow downloading a missing data set (torchvision)")
+    c.add_argument("--params", default=None, metavar="JSON",
+                   help='parameters per method, as JSON: \'{"resnet": {"epochs": 30}, "kmeans-svm": {"mirror": true}}\'')
+    c.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
+                   help="where the networks run (default: each method's own, auto = CUDA when available)")
+    c.add_argument("--threads", default=None, metavar="N", help="CPU threads for torch and the BLAS / OpenMP pools (default: all)")
     c.set_defaults(func=cmd_compare)
 
     m = sub.add_parser("methods", help="list the registered methods")
@@ -130,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["compare"])
+    if args.command is None:  # bare `visionkit`: say what it can do, run nothing
+        parser.print_help()
+        return 0
     try:
         return args.func(args)
     except VisionkitError as exc:

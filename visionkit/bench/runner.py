@@ -81,6 +81,7 @@ def run_experiment(
     seeds: Iterable[int] = (0,),
     robustness: bool | dict[str, list[float]] = False,
     method_params: dict[str, dict] | None = None,
+    device: str | None = None,
     progress: bool = True,
     log=print,
 ) -> ResultStore:
@@ -101,7 +102,11 @@ def run_experiment(
     robustness : bool or dict
         Also evaluate under perturbations (``True``: :data:`DEFAULT_STRENGTHS`; a dict picks kinds and strengths).
     method_params : dict, optional
-        ``{method: {param: value}}`` passed to ``registry.create``.
+        ``{method: {param: value}}`` passed to ``registry.create``; checked before any work (an unknown
+        method or parameter is a :class:`~visionkit.VisionkitError` listing the valid ones).
+    device : {"cpu", "cuda", "auto"}, optional
+        Passed to every method that takes a ``device`` (the networks), unless ``method_params`` sets
+        it. Not part of the run key: a run on the GPU finds the CPU run of the same recipe.
 
     Returns
     -------
@@ -111,6 +116,9 @@ def run_experiment(
 
     for m in methods:
         registry.get_spec(m)  # unknown names fail before any work
+    method_params = registry.check_params(method_params)
+    if device is not None and device not in ("cpu", "cuda", "auto"):
+        raise VisionkitError(f"device: expected 'cpu', 'cuda' or 'auto', got {device!r}")
     per_class = list(per_class)
     seeds = list(seeds)
     if not per_class or not seeds or not methods:
@@ -118,7 +126,7 @@ def run_experiment(
     strengths = DEFAULT_STRENGTHS if robustness is True else (robustness or {})
     store = ResultStore(out)
     env = environment()
-    method_params = method_params or {}
+    takes_device = {m for m in methods if device is not None and "device" in (registry.valid_params(m) or ())}
     n_classes = len(split.classes)
     test_labels = split.test.labels
     perturbed: dict[tuple, Any] = {}
@@ -138,7 +146,10 @@ def run_experiment(
         x_train, y_train = _take(split.train.images, idx), split.train.labels[idx]
         if len(np.unique(y_train)) < 2:
             raise VisionkitError(f"{split.name}: expected >= 2 classes in the training subset, got {len(np.unique(y_train))}")
-        method = registry.create(name, **({"random_state": seed} if _accepts_seed(spec.factory) else {}), **method_params.get(name, {}))
+        extra = {"random_state": seed} if _accepts_seed(spec.factory) else {}
+        if name in takes_device:
+            extra["device"] = device
+        method = registry.create(name, **{**extra, **method_params.get(name, {})})
         with PeakMemory() as mem:
             t0 = time.perf_counter()
             method.fit(x_train, y_train)
