@@ -159,7 +159,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_report(args.out)
         return 130
     md, html = write_report(args.out)
-    print(f"wrote {args.out}/results.jsonl, {md} and {html} in {time.perf_counter() - t0:.1f} s")
+    from .bench import ResultStore
+    from .bench.report import comparison_text
+
+    print()
+    print(comparison_text(ResultStore(args.out).records, data=split.name, methods=methods, per_class=per_class, seeds=seeds))
+    print(f"\nfinished in {time.perf_counter() - t0:.1f} s. Report: {html} (open it in a browser), {md}; "
+          f"every run: {Path(args.out) / 'results.jsonl'}")
     return 0
 
 

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from .store import ResultStore  # noqa: E402
 
-__all__ = ["write_report", "summarise", "crossover"]
+__all__ = ["write_report", "summarise", "crossover", "comparison_text"]
 
 from ..registry import FAMILY_LABELS  # noqa: E402
 
@@ -116,8 +116,60 @@ def _family_note(cross, best: dict) -> str:
         return "one family only: no crossover to report"
     deep_leads = [n for n in common if best["deep"][n] > best["classical"][n]]
     if not deep_leads:
-        return f"classical leads at every size measured, n/class = {', '.join(map(str, common))}"
+        return f"deep never overtakes classical: classical leads at every size measured, n/class = {', '.join(map(str, common))}"
     return f"deep leads at n/class = {', '.join(map(str, deep_leads))} only, not at every larger size"
+
+
+def comparison_text(records: list[dict], *, data: str | None = None, methods=None, per_class=None, seeds=None) -> str:
+    """The comparison as plain text for a terminal: one row per training size, one column per method.
+
+    Parameters
+    ----------
+    records : list of dict
+        Records of ``results.jsonl`` (``ResultStore(out).records``).
+    data : str, optional
+        The data set's name; default: every data set in the records, one table each.
+    methods, per_class, seeds : sequences, optional
+        Keep only these (a store may hold earlier runs); rows follow the order of ``per_class`` as given
+        (default: sizes ascending, ``"all"`` last), columns the order of ``methods`` (default: by family).
+
+    Returns
+    -------
+    str
+        The tables (mean per-class accuracy %, ``mean ± std`` only with >= 2 seeds), each followed by
+        who leads in words, e.g. "classical leads at every size measured, n/class = 5, 20, all".
+    """
+    keep = [r for r in records if r.get("perturbation") is None
+            and (methods is None or r["method"] in methods)
+            and (per_class is None or r["per_class"] in list(per_class))
+            and (seeds is None or r["seed"] in list(seeds))]
+    summary = summarise(keep)
+    out = []
+    for d in ([data] if data is not None else sorted({k[0] for k in summary})):
+        rows = {k: v for k, v in summary.items() if k[0] == d}
+        if not rows:
+            continue
+        sizes = [n for n in per_class if any(k[2] == n for k in rows)] if per_class is not None else sorted({k[2] for k in rows}, key=_n_sort)
+        present = {k[1]: v["family"] for k, v in rows.items()}
+        order = list(FAMILY_STYLE)
+        cols = ([m for m in methods if m in present] if methods is not None
+                else sorted(present, key=lambda m: (order.index(present[m]) if present[m] in order else 9, m)))
+        n_test = next((r.get("n_test") for r in keep if r["data"] == d and r.get("n_test")), None)
+        n_seeds = max(len(v["seeds"]) for v in rows.values())
+        title = f"{d}: mean per-class accuracy %" + (f" on {n_test:,} test images" if n_test else "")
+        title += f", mean ± std over {n_seeds} seeds" if n_seeds >= 2 else ", one seed"
+        head = ["n/class", "n_train"] + cols
+        fam = ["", ""] + [FAMILY_LABELS.get(present[m], present[m]) for m in cols]
+        body = []
+        for n in sizes:
+            got = [rows.get((d, m, n)) for m in cols]
+            n_train = next((g["n_train"] for g in got if g), "")
+            body.append([str(n), f"{n_train:,}" if n_train != "" else ""] + [_fmt(g["mean_class_accuracy"], True) if g else "–" for g in got])
+        widths = [max(len(r[i]) for r in [head, fam] + body) for i in range(len(head))]
+        line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+        cross, best = crossover(summary, d)
+        out += [title, line(head), line(fam), *map(line, body), _crossover_note(cross, best) + ".", ""]
+    return "\n".join(out).rstrip("\n")
 
 
 def _fig_png(fig) -> bytes:
