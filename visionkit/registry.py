@@ -192,7 +192,9 @@ def resolved_params(method: Any) -> dict[str, Any]:
     """Every parameter a built method uses, defaults included, as JSON-ready values.
 
     A scikit-learn estimator or pipeline gives ``get_params(deep=True)`` without the step objects
-    themselves (their parameters appear as ``step__param``); anything else gives ``{}``.
+    themselves (their parameters appear as ``step__param``); a fitted network adds the training recipe
+    it resolved (``train_config_``: the model's registered recipe, not the ``None`` placeholders of its
+    parameters) under ``"train_config"``; anything else gives ``{}``.
     """
     if not hasattr(method, "get_params"):
         return {}
@@ -202,6 +204,11 @@ def resolved_params(method: Any) -> dict[str, Any]:
         if hasattr(v, "get_params") or k == "steps":
             continue  # the step or wrapped estimator itself: its parameters are listed under k__...
         out[k] = _jsonable(v)
+    for owner in (method, getattr(method, "cnn_", None)):  # CNNFeaturesSVM trains a DeepClassifier inside
+        config = getattr(owner, "train_config_", None)
+        if isinstance(config, dict):
+            out["train_config"] = _jsonable(config)
+            break
     return out
 
 

@@ -155,6 +155,9 @@ def run_experiment(
             method.fit(x_train, y_train)
             fit_seconds = time.perf_counter() - t0
         size = count_size(method, _take(split.test.images, np.arange(min(2, len(test_labels)))))
+        # every parameter the method used, defaults included; kept out of the key (base["params"] holds
+        # only what was asked for) so that results stored before this field existed are still found
+        resolved = registry.resolved_params(method)
         for key, pert in zip(keys, evals):
             if key in store:
                 continue
@@ -181,7 +184,10 @@ def run_experiment(
                 "fit_seconds": fit_seconds,
                 "predict_seconds": predict_seconds,
                 "predict_images_per_second": len(test_labels) / max(predict_seconds, 1e-9),
+                "resolved_params": resolved,
+                # resident memory of the process and its workers while fitting (see PeakMemory)
                 "peak_memory_mb": mem.peak_mb,
+                "memory_increase_mb": mem.increase_mb,
                 **size,
                 "classes": split.classes,
                 "env": env,

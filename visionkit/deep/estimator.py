@@ -9,7 +9,7 @@ model's registered recipe, overridden by the options given here.
 from __future__ import annotations
 
 import math
-
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -101,6 +101,9 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         Per-channel normalisation learnt from the training images.
     img_size_ : int
     history_ : list of dict
+    train_config_ : dict
+        The training recipe actually used (the model's registered recipe with this estimator's
+        overrides, epochs raised by ``min_steps``): every :class:`~visionkit.deep.train.TrainConfig` field.
     """
 
     def __init__(self, model: str = "resnet20", *, img_size: int | None = None, epochs: int | None = None,
@@ -218,6 +221,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                                                   random_state=self.random_state)
             val = (x[val_idx], y[val_idx])
         config = self._train_config(len(train_idx))
+        self.train_config_ = asdict(config)
         self.img_size_, self.in_chans_ = size, int(x.shape[1])
         pretrained = self._pretrained_config()
         self.model_ = create_model(self.model, num_classes=len(self.classes_), in_chans=self.in_chans_, img_size=size,
