@@ -29,6 +29,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     class_names = None
     if args.model:
         classifier = DeepClassifier.load(args.model, device="cpu")
+        class_names = getattr(classifier, "class_names_", None)  # "frog", not "6", when fitted with names
     else:  # no checkpoint: the bundled ImageNet network, titled with ImageNet's class names
         try:
             classifier = DeepClassifier.from_pretrained("efficientnet_lite0")
