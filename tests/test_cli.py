@@ -106,3 +106,27 @@ def test_run_experiment_checks_params_from_python(tmp_path, recorder):
     with pytest.raises(VisionkitError, match="device: expected 'cpu', 'cuda' or 'auto', got 'gpu'"):
         run_experiment(split, ["test-recorder"], out=str(tmp_path), device="gpu", progress=False)
     assert recorder == []
+
+
+def test_cache_show_trim_clear(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    (cache / "features" / "lite0").mkdir(parents=True)
+    (cache / "imagefolder-old.npz").write_bytes(b"x" * 3 * 2**20)
+    (cache / "features" / "lite0" / "0.npz").write_bytes(b"y" * 2**20)
+    import os
+
+    os.utime(cache / "imagefolder-old.npz", (1_000_000, 1_000_000))
+    monkeypatch.setenv("VISIONKIT_CACHE", str(cache))
+    monkeypatch.setenv("VISIONKIT_CACHE_LIMIT", "20MB")
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert f"cache: {cache}" in out and "size: 4.0 MB in 2 entries; limit 20.0 MB" in out
+    assert "imagefolder-old.npz" in out and "features" in out
+    assert main(["cache", "trim", "--limit", "2MB"]) == 0  # the old decoded folder goes, the features stay
+    assert "removed 1 least recently used entries, 3.0 MB" in capsys.readouterr().out
+    assert not (cache / "imagefolder-old.npz").exists() and (cache / "features" / "lite0").is_dir()
+    assert main(["cache", "clear"]) == 0
+    assert "removed 1 entries, 1.0 MB" in capsys.readouterr().out
+    assert not (cache / "features" / "lite0").exists()
+    assert main(["cache", "trim", "--limit", "lots"]) == 2
+    assert "cache size: expected a positive size" in capsys.readouterr().err

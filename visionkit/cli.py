@@ -170,6 +170,47 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    import time
+
+    from .data import cache_entries, cache_limit, clear_cache, default_cache_dir, evict_cache, parse_size
+
+    base = default_cache_dir()
+    if args.action == "clear":
+        removed = clear_cache(base)
+        print(f"removed {len(removed)} entries, {_human(sum(e.size for e in removed))}, from {base}")
+        return 0
+    if args.action == "trim":
+        limit = parse_size(args.limit) if args.limit else cache_limit()
+        removed = evict_cache(limit, base=base)
+        print(f"removed {len(removed)} least recently used entries, {_human(sum(e.size for e in removed))}; "
+              f"{base} now holds {_human(sum(e.size for e in cache_entries(base)))}")
+        return 0
+    entries = cache_entries(base)
+    limit = cache_limit()
+    limit_text = "no limit" if limit is None else f"limit {_human(limit)}"
+    print(f"cache: {base} ($VISIONKIT_CACHE)")
+    print(f"size: {_human(sum(e.size for e in entries))} in {len(entries)} entries; {limit_text} "
+          f"($VISIONKIT_CACHE_LIMIT; least recently used entries are evicted beyond it)")
+    now = time.time()
+    for e in reversed(entries):  # most recently used first
+        age = now - e.last_used
+        when = f"{age / 86400:.0f} d ago" if age > 86400 else f"{age / 3600:.0f} h ago" if age > 3600 else f"{max(age, 0) / 60:.0f} min ago"
+        print(f"  {_human(e.size):>9s}  {e.kind:15s} used {when:>11s}  {e.path.name}")
+    downloads = base / "data"
+    if downloads.is_dir():
+        print(f"downloaded data sets in {downloads} are not part of the cache (kept by clear and trim)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -198,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the networks run (default: each method's own, auto = CUDA when available)")
     c.add_argument("--threads", default=None, metavar="N", help="CPU threads for torch and the BLAS / OpenMP pools (default: all)")
     c.set_defaults(func=cmd_compare)
+
+    k = sub.add_parser("cache", help="where the decoded-data cache is and how big; clear or trim it")
+    k.add_argument("action", nargs="?", choices=["show", "clear", "trim"], default="show",
+                   help="show (default): location, size and entries; clear: remove every entry; trim: evict the least "
+                        "recently used entries down to --limit")
+    k.add_argument("--limit", default=None, metavar="SIZE", help="for trim: e.g. 2GB (default $VISIONKIT_CACHE_LIMIT or 10GB)")
+    k.set_defaults(func=cmd_cache)
 
     m = sub.add_parser("methods", help="list the registered methods")
     m.add_argument("--family", choices=["classical", "deep", "transfer"], default=None)
