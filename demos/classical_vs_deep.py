@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from visionkit.bench import crossover, load_data, run_experiment, summarise, write_report
+from visionkit.bench import comparison_text, load_data, run_experiment, summarise, write_report
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--quick", action="store_true", help="fewer sizes and a shorter LeNet (for CI)")
@@ -31,8 +31,8 @@ summary = summarise(store.records)
 print(f"{'method':12s} {'family':9s} {'n/class':>7s} {'accuracy':>9s} {'fit s':>7s}")
 for (data, method, n), s in sorted(summary.items(), key=lambda kv: (str(kv[0][2]), kv[0][1])):
     print(f"{method:12s} {s['family']:9s} {str(n):>7s} {s['accuracy'][0]:9.3f} {s['fit_seconds'][0]:7.1f}")
-n_cross, _ = crossover(summary, "digits")
-print("deep overtakes classical from n/class =", n_cross if n_cross is not None else "never, in this range")
+# %% Data efficiency, and who leads where in words (what `visionkit compare` prints at the end)
+print(comparison_text(store.records, methods=methods, per_class=per_class))
 
 # %% The report: data-efficiency plot, accuracy against cost, confusion matrices
 md, html = write_report(out, title="classical vs deep on digits")

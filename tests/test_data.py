@@ -257,7 +257,7 @@ def test_least_recently_used_cache_entries_are_evicted(tmp_path, monkeypatch):
         (new,) = set(_cache_files(cache)) - before
         os.utime(new, ns=(10**9 * (i + 1), 10**9 * (i + 1)))  # entry 0 older than entry 1
         entries.append(new)
-    monkeypatch.setattr(vdata, "CACHE_MAX_BYTES", 2 * entries[0].stat().st_size)
+    monkeypatch.setenv("VISIONKIT_CACHE_LIMIT", str(2 * entries[0].stat().st_size))
     load_image_folder(roots[0], cache=cache)  # a hit makes entry 0 the most recently used
     load_image_folder(roots[2], cache=cache)  # a third entry: the least recently used one goes
     assert entries[0].exists() and not entries[1].exists() and len(_cache_files(cache)) == 2
@@ -267,3 +267,53 @@ def test_least_recently_used_cache_entries_are_evicted(tmp_path, monkeypatch):
 def test_cifar_folder_decodes():
     ds = load_image_folder(DATASETS / "cifar10-jpeg" / "test")
     assert ds.images.shape == (10000, 32, 32, 3) and len(ds.classes) == 10
+
+
+def test_parse_size_and_cache_limit(monkeypatch):
+    from visionkit.data import DEFAULT_CACHE_LIMIT, cache_limit, parse_size
+
+    assert parse_size("500MB") == 500 * 2**20 and parse_size("1.5G") == int(1.5 * 2**30)
+    assert parse_size("2 gb") == 2 * 2**30 and parse_size(4096) == 4096 and parse_size("none") is None
+    for bad in ("0", "-1GB", "2XB", "", "lots"):
+        with pytest.raises(VisionkitError, match="cache size: expected a positive size"):
+            parse_size(bad)
+    monkeypatch.delenv("VISIONKIT_CACHE_LIMIT", raising=False)
+    assert cache_limit() == DEFAULT_CACHE_LIMIT == 10 * 2**30
+    monkeypatch.setenv("VISIONKIT_CACHE_LIMIT", "3MB")
+    assert cache_limit() == 3 * 2**20
+
+
+def test_cache_evicts_the_least_recently_used(tmp_path, monkeypatch):
+    import os
+
+    from visionkit.data import cache_entries, clear_cache
+
+    roots = {}
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        roots[name] = _folder(tmp_path / name, sizes=((16, 16),) * 3)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("VISIONKIT_CACHE_LIMIT", "none")
+    load_image_folder(roots["a"], cache=cache)
+    load_image_folder(roots["b"], cache=cache)
+    entries = cache_entries(cache)
+    assert len(entries) == 2 and all(e.kind == "decoded images" for e in entries)
+    for e in entries:  # both long unused
+        os.utime(e.path, (1_000_000, 1_000_000))
+    load_image_folder(roots["a"], cache=cache)  # a hit marks a's file used now
+    fresh = [e.path for e in cache_entries(cache) if e.last_used > 1_000_000]
+    assert len(fresh) == 1
+    fa = fresh[0]
+    fb = next(e.path for e in entries if e.path != fa)
+    assert cache_entries(cache)[0].path == fb  # least recently used first
+    # room for two entries: writing c evicts b (least recently used), keeps a (just read) and c
+    one = max(e.size for e in entries)
+    monkeypatch.setenv("VISIONKIT_CACHE_LIMIT", str(2 * one + one // 2))
+    load_image_folder(roots["c"], cache=cache)
+    left = {e.path for e in cache_entries(cache)}
+    assert fa in left and fb not in left and len(left) == 2
+    # clear removes every entry and leaves downloads alone
+    (cache / "data").mkdir()
+    (cache / "data" / "keep.gz").write_bytes(b"x")
+    assert len(clear_cache(cache)) == 2
+    assert cache_entries(cache) == [] and (cache / "data" / "keep.gz").is_file()

@@ -1,5 +1,6 @@
 """Every demo runs end to end with --quick and writes its figures (CI runs them all)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,10 @@ DEMOS = sorted((ROOT / "demos").glob("*.py"))
 
 @pytest.mark.parametrize("demo", DEMOS, ids=[d.stem for d in DEMOS])
 def test_demo_runs_quick(demo, tmp_path):
+    # the checkout's visionkit, not whichever copy is installed (a worktree's demos call its own API)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, str(demo), "--quick", "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     pngs = list(tmp_path.rglob("*.png"))
     assert pngs, f"{demo.name} wrote no figure"

@@ -30,6 +30,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     class_names = None
     if args.model:
         classifier = DeepClassifier.load(args.model, device="cpu")
+        class_names = getattr(classifier, "class_names_", None)  # "frog", not "6", when fitted with names
     else:  # no checkpoint: the bundled ImageNet network, titled with ImageNet's class names
         try:
             classifier = DeepClassifier.from_pretrained("efficientnet_lite0")
@@ -46,9 +47,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_methods(args: argparse.Namespace) -> int:
     from . import registry
 
-    for name in registry.list_methods(args.family):
-        spec = registry.get_spec(name)
-        print(f"{name:20s} {spec.family:10s} {spec.description}")
+    names = registry.list_methods(args.family)
+    # the network each method builds, by the name `visionkit.deep.list_models()` uses ("resnet -> resnet20")
+    built = {n: registry.get_spec(n).name + (f" -> {m}" if (m := registry.model_of(n)) else "") for n in names}
+    width = max(map(len, built.values()), default=0) + 2
+    for family in registry.FAMILIES:
+        rows = [n for n in names if registry.get_spec(n).family == family]
+        if not rows:
+            continue
+        print(f"{family} ({registry.FAMILY_LABELS[family]}):")
+        for name in rows:
+            print(f"  {built[name]:{width}s}{registry.get_spec(name).description}")
     return 0
 
 
@@ -99,6 +108,53 @@ def _check_out_dir(out: str) -> None:
         raise VisionkitError(f"--out: expected a folder this user can write in, got {out!r}")
 
 
+def _parse_params(text: str | None) -> dict:
+    import json
+
+    if not text:
+        return {}
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise VisionkitError(f'--params: expected a JSON object {{method: {{param: value}}}}, e.g. \'{{"resnet": {{"epochs": 30}}}}\', '
+                             f"got {text!r} ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+        raise VisionkitError(f'--params: expected a JSON object {{method: {{param: value}}}}, e.g. \'{{"resnet": {{"epochs": 30}}}}\', got {text!r}')
+    return params
+
+
+def _parse_threads(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise VisionkitError(f"--threads: expected a positive integer, got {text!r}")
+    return int(text)
+
+
+class _ThreadLimit:
+    """Limit torch's intra-op threads and the BLAS / OpenMP pools (threadpoolctl) to ``n``, and restore them."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+
+    def __enter__(self) -> "_ThreadLimit":
+        if self.n is not None:
+            import torch
+            from threadpoolctl import threadpool_limits
+
+            self._torch = torch.get_num_threads()
+            self._pools = threadpool_limits(limits=self.n)  # before torch's: it records the pools' sizes
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.n is not None:
+            import torch
+
+            self._pools.restore_original_limits()
+            torch.set_num_threads(self._torch)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     import time
 
@@ -110,23 +166,81 @@ def cmd_compare(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
         registry.get_spec(m)
+    threads = _parse_threads(args.threads)
+    # checked before the data are loaded: a typo costs nothing
+    params = registry.check_params(_parse_params(args.params))
+    unused = sorted(set(params) - set(methods))
+    if unused:
+        raise VisionkitError(f"--params: names methods that are not run ({', '.join(unused)}); --methods is {','.join(methods)}")
     _check_out_dir(args.out)
     t0 = time.perf_counter()
     split = load_data(args.data, download=args.download)
     print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")
     try:
-        run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness)
+        with _ThreadLimit(threads):
+            run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness,
+                           method_params=params, device=args.device)
     except KeyboardInterrupt:
         print(f"\nstopped: finished runs are kept in {args.out}/results.jsonl; rerun the same command to resume", file=sys.stderr)
         write_report(args.out)
         return 130
     md, html = write_report(args.out)
-    print(f"wrote {args.out}/results.jsonl, {md} and {html} in {time.perf_counter() - t0:.1f} s")
+    from .bench import ResultStore
+    from .bench.report import comparison_text
+
+    print()
+    print(comparison_text(ResultStore(args.out).records, data=split.name, methods=methods, per_class=per_class, seeds=seeds))
+    print(f"\nfinished in {time.perf_counter() - t0:.1f} s. Report: {html} (open it in a browser), {md}; "
+          f"every run: {Path(args.out) / 'results.jsonl'}")
+    return 0
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    import time
+
+    from .data import cache_entries, cache_limit, clear_cache, default_cache_dir, evict_cache, parse_size
+
+    base = default_cache_dir()
+    if args.action == "clear":
+        removed = clear_cache(base)
+        print(f"removed {len(removed)} entries, {_human(sum(e.size for e in removed))}, from {base}")
+        return 0
+    if args.action == "trim":
+        limit = parse_size(args.limit) if args.limit else cache_limit()
+        removed = evict_cache(limit, base=base)
+        print(f"removed {len(removed)} least recently used entries, {_human(sum(e.size for e in removed))}; "
+              f"{base} now holds {_human(sum(e.size for e in cache_entries(base)))}")
+        return 0
+    entries = cache_entries(base)
+    limit = cache_limit()
+    limit_text = "no limit" if limit is None else f"limit {_human(limit)}"
+    print(f"cache: {base} ($VISIONKIT_CACHE)")
+    print(f"size: {_human(sum(e.size for e in entries))} in {len(entries)} entries; {limit_text} "
+          f"($VISIONKIT_CACHE_LIMIT; least recently used entries are evicted beyond it)")
+    now = time.time()
+    for e in reversed(entries):  # most recently used first
+        age = now - e.last_used
+        when = f"{age / 86400:.0f} d ago" if age > 86400 else f"{age / 3600:.0f} h ago" if age > 3600 else f"{max(age, 0) / 60:.0f} min ago"
+        print(f"  {_human(e.size):>9s}  {e.kind:15s} used {when:>11s}  {e.path.name}")
+    downloads = base / "data"
+    if downloads.is_dir():
+        print(f"downloaded data sets in {downloads} are not part of the cache (kept by clear and trim)")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="visionkit", description="Classical computer vision and deep learning, side by side.")
+    p.add_argument("--version", action="version", version=f"visionkit {__version__}")
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("show", help="one image, side by side: Sobel, Harris steps, visual words (and a trained network)")
@@ -144,7 +258,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--robustness", action="store_true", help="also evaluate under noise, blur, rotation, brightness, contrast and JPEG")
     c.add_argument("--out", default="out/compare", help="output folder (default out/compare)")
     c.add_argument("--download", action="store_true", help="allow downloading a missing data set (torchvision)")
+    c.add_argument("--params", default=None, metavar="JSON",
+                   help='parameters per method, as JSON: \'{"resnet": {"epochs": 30}, "kmeans-svm": {"mirror": true}}\'')
+    c.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
+                   help="where the networks run (default: each method's own, auto = CUDA when available)")
+    c.add_argument("--threads", default=None, metavar="N", help="CPU threads for torch and the BLAS / OpenMP pools (default: all)")
     c.set_defaults(func=cmd_compare)
+
+    k = sub.add_parser("cache", help="where the decoded-data cache is and how big; clear or trim it")
+    k.add_argument("action", nargs="?", choices=["show", "clear", "trim"], default="show",
+                   help="show (default): location, size and entries; clear: remove every entry; trim: evict the least "
+                        "recently used entries down to --limit")
+    k.add_argument("--limit", default=None, metavar="SIZE", help="for trim: e.g. 2GB (default $VISIONKIT_CACHE_LIMIT or 10GB)")
+    k.set_defaults(func=cmd_cache)
 
     m = sub.add_parser("methods", help="list the registered methods")
     m.add_argument("--family", choices=["classical", "deep", "transfer"], default=None)
@@ -155,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["compare"])
+    if args.command is None:  # bare `visionkit`: say what it can do, run nothing
+        parser.print_help()
+        return 0
     try:
         return args.func(args)
     except VisionkitError as exc:

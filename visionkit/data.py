@@ -29,6 +29,13 @@ __all__ = [
     "load_digits",
     "IMAGE_EXTENSIONS",
     "default_cache_dir",
+    "DEFAULT_CACHE_LIMIT",
+    "cache_limit",
+    "parse_size",
+    "CacheEntry",
+    "cache_entries",
+    "evict_cache",
+    "clear_cache",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
@@ -67,6 +74,137 @@ class Dataset:
 def default_cache_dir() -> Path:
     """``$VISIONKIT_CACHE`` or ``~/.cache/visionkit``: where decoded data sets are kept."""
     return Path(os.environ.get("VISIONKIT_CACHE", Path.home() / ".cache" / "visionkit"))
+
+
+# --------------------------------------------------------------------------- the cache: size, LRU eviction
+
+#: The decoded-data cache is kept under this size by default (``$VISIONKIT_CACHE_LIMIT`` changes it):
+#: after each write, least recently used entries are removed until the cache fits.
+DEFAULT_CACHE_LIMIT = 10 * 2**30
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30, "t": 2**40, "tb": 2**40}
+
+
+def parse_size(text: str | int) -> int | None:
+    """Bytes from ``"500MB"``, ``"1.5G"``, ``"2GB"`` or a plain number of bytes (binary units: 1 GB = 2**30);
+    ``"none"`` means no limit (None)."""
+    if isinstance(text, (int, np.integer)) and not isinstance(text, bool) and text > 0:
+        return int(text)
+    t = str(text).strip().lower().replace(" ", "")
+    if t in ("none", "off", "unlimited"):
+        return None
+    num = t.rstrip("kmgtb")
+    unit = t[len(num):]
+    try:
+        value = float(num)
+    except ValueError:
+        value = -1.0
+    if unit not in _UNITS or not value > 0:
+        raise VisionkitError(f"cache size: expected a positive size such as 500MB, 2GB or 1.5G (or 'none'), got {text!r}")
+    return int(value * _UNITS[unit])
+
+
+def cache_limit() -> int | None:
+    """The cache's size limit in bytes: ``$VISIONKIT_CACHE_LIMIT`` or :data:`DEFAULT_CACHE_LIMIT`; None: no limit."""
+    env = os.environ.get("VISIONKIT_CACHE_LIMIT")
+    return DEFAULT_CACHE_LIMIT if not env else parse_size(env)
+
+
+@dataclass
+class CacheEntry:
+    """One entry of the decoded-data cache: a decoded ImageFolder (one ``.npz``) or a backbone's features (a folder)."""
+
+    path: Path
+    kind: str
+    size: int
+    last_used: float
+
+
+def _tree_size_and_time(path: Path) -> tuple[int, float]:
+    if path.is_file():
+        st = path.stat()
+        return st.st_size, st.st_mtime
+    size, last = 0, path.stat().st_mtime
+    for f in path.rglob("*"):
+        if f.is_file():
+            st = f.stat()
+            size += st.st_size
+            last = max(last, st.st_mtime)
+    return size, last
+
+
+def cache_entries(base: str | os.PathLike | None = None) -> list[CacheEntry]:
+    """The cache's entries, least recently used first.
+
+    Entries are decoded ImageFolder trees (``imagefolder-*.npz``, marked used each time they are read)
+    and pretrained backbones' features (``features/<backbone>/``, marked by their last write). Data sets
+    downloaded with ``--download`` (``data/``) are not entries: they are sources, never evicted.
+    """
+    base = Path(base) if base is not None else default_cache_dir()
+    out = []
+    candidates = [(p, "decoded images") for p in base.glob("imagefolder-*.npz")]
+    if (base / "features").is_dir():
+        candidates += [(p, "features") for p in (base / "features").iterdir() if p.is_dir()]
+    for path, kind in candidates:
+        try:
+            size, last = _tree_size_and_time(path)
+        except OSError:  # removed meanwhile by another process
+            continue
+        out.append(CacheEntry(path, kind, size, last))
+    return sorted(out, key=lambda e: (e.last_used, str(e.path)))
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    try:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    except FileNotFoundError:  # another process evicted it first
+        pass
+
+
+def evict_cache(limit: int | None = None, *, base: str | os.PathLike | None = None,
+                keep: Sequence[str | os.PathLike] = ()) -> list[CacheEntry]:
+    """Remove least recently used entries until the cache holds at most ``limit`` bytes.
+
+    Parameters
+    ----------
+    limit : int, optional
+        Bytes; default :func:`cache_limit` (None there: nothing is removed).
+    base : path, optional
+        The cache folder; default :func:`default_cache_dir`.
+    keep : paths
+        Entries never removed (the one just written or read).
+
+    Returns
+    -------
+    list of CacheEntry
+        The removed entries, oldest first.
+    """
+    limit = cache_limit() if limit is None else limit
+    if limit is None:
+        return []
+    entries = cache_entries(base)
+    total = sum(e.size for e in entries)
+    protected = {Path(k).resolve() for k in keep}
+    removed = []
+    for e in entries:
+        if total <= limit:
+            break
+        if e.path.resolve() in protected:
+            continue
+        _remove(e.path)
+        total -= e.size
+        removed.append(e)
+    return removed
+
+
+def clear_cache(base: str | os.PathLike | None = None) -> list[CacheEntry]:
+    """Remove every cache entry (decoded images and features; downloaded data sets stay); returns them."""
+    entries = cache_entries(base)
+    for e in entries:
+        _remove(e.path)
+    return entries
 
 
 # --------------------------------------------------------------------------- IDX
@@ -204,10 +342,6 @@ def _atomic_save_npz(path: Path, **arrays) -> None:
     atomic_write(path, write)
 
 
-#: Decoded folders kept in one cache folder are evicted, least recently used first, past this size.
-CACHE_MAX_BYTES = 20 * 2**30
-
-
 def _read_cache(cache_file: Path, items: list[tuple[str, int]]) -> tuple[np.ndarray | list, np.ndarray, list[int], list[tuple[str, str]]]:
     """Images, labels, kept indices and skipped files from a cache file, checked against ``items``.
 
@@ -256,25 +390,7 @@ def _write_cache(cache_file: Path, images: list[np.ndarray], same: bool, arr, la
         warnings.warn(f"cache: could not write {str(cache_file)!r} ({type(exc).__name__}: {exc.strerror or exc}); "
                       "running without the cache", stacklevel=3)
         return
-    _evict(cache_file.parent, cache_file, CACHE_MAX_BYTES)
-
-
-def _evict(folder: Path, keep: Path, limit: int) -> None:
-    """Remove the least recently used decoded folders of ``folder`` until they total at most ``limit`` bytes."""
-    try:
-        files = []
-        for f in folder.glob("imagefolder-*.npz"):
-            st = f.stat()
-            files.append((st.st_mtime_ns, st.st_size, f))
-        total = sum(size for _, size, _ in files)
-        for _, size, f in sorted(files, key=lambda t: t[0]):
-            if total <= limit:
-                break
-            if f != keep:
-                f.unlink(missing_ok=True)
-                total -= size
-    except OSError:  # another process evicting at the same time, a folder we cannot list: no harm
-        pass
+    evict_cache(base=cache_file.parent, keep=[cache_file])
 
 
 def load_image_folder(
@@ -302,8 +418,8 @@ def load_image_folder(
         the files' paths, sizes, inodes and modification and status-change times, so a second load
         skips decoding. The cache never breaks a load: when it cannot be written (full disk,
         read-only folder, a file in the way) the load goes on without it, with a warning; a damaged
-        cache file is rebuilt. Past :data:`CACHE_MAX_BYTES` in one folder, the least recently used
-        entries are removed.
+        cache file is rebuilt. After a write, least recently used entries are evicted down to
+        :func:`cache_limit`.
     n_jobs : int
         Decoding processes (joblib).
     progress : bool

@@ -27,7 +27,8 @@ from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from ._validate import VisionkitError
 
-__all__ = ["Registry", "MethodSpec", "register", "create", "list_methods", "get_spec", "FAMILIES", "FAMILY_LABELS"]
+__all__ = ["Registry", "MethodSpec", "register", "create", "list_methods", "get_spec", "valid_params", "check_params",
+           "resolved_params", "model_of", "FAMILIES", "FAMILY_LABELS"]
 
 T = TypeVar("T")
 
@@ -171,3 +172,114 @@ def create(name: str, **params: Any) -> Any:
     """Build the method ``name`` with ``params`` overriding its defaults."""
     spec = get_spec(name)
     return spec.factory(**{**spec.defaults, **params})
+
+
+def valid_params(name: str) -> list[str] | None:
+    """The parameter names that method ``name`` takes, sorted; ``None`` when they cannot be told.
+
+    They are the named parameters of the factory's signature; a factory that takes ``**params`` (the
+    deep methods pass them to :class:`~visionkit.deep.DeepClassifier`) is built once with its defaults,
+    which only stores them, and the estimator's ``get_params(deep=False)`` adds its names. A factory
+    with ``**params`` whose product has no ``get_params`` accepts anything: ``None``.
+    """
+    import inspect
+
+    spec = get_spec(name)
+    try:
+        sig = inspect.signature(spec.factory)
+    except (TypeError, ValueError):
+        return None
+    named = {p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if not any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
+        return sorted(named)
+    est = spec.factory(**spec.defaults)
+    if not hasattr(est, "get_params"):
+        return None
+    return sorted(named | set(est.get_params(deep=False)))
+
+
+def check_params(method_params: Any) -> dict[str, dict[str, Any]]:
+    """Check ``{method: {param: value}}`` before anything runs; returns it as plain dicts.
+
+    Raises
+    ------
+    VisionkitError
+        If it is not a dict of dicts, names an unknown method (the valid ones are listed) or a
+        parameter the method does not take (its valid parameters are listed, with close matches).
+    """
+    if method_params is None:
+        return {}
+    if not isinstance(method_params, dict) or not all(isinstance(v, dict) for v in method_params.values()):
+        raise VisionkitError(f'method params: expected {{method: {{param: value}}}}, e.g. {{"resnet": {{"epochs": 30}}}}, '
+                             f"got {method_params!r}")
+    for name, params in method_params.items():
+        get_spec(name)
+        valid = valid_params(name)
+        if valid is None:
+            continue
+        unknown = [k for k in params if k not in valid]
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), valid, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise VisionkitError(f"method {name!r}: unknown parameter{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(map(repr, unknown))}; expected some of: {', '.join(valid)}.{hint}")
+    return {k: dict(v) for k, v in method_params.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as JSON can hold it: tuples become lists, estimators their class name and parameters."""
+    import numpy as np
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "get_params"):
+        return {"class": type(value).__name__, "params": _jsonable(value.get_params(deep=False))}
+    return repr(value)
+
+
+def resolved_params(method: Any) -> dict[str, Any]:
+    """Every parameter a built method uses, defaults included, as JSON-ready values.
+
+    A scikit-learn estimator or pipeline gives ``get_params(deep=True)`` without the step objects
+    themselves (their parameters appear as ``step__param``); a fitted network adds the training recipe
+    it resolved (``train_config_``: the model's registered recipe, not the ``None`` placeholders of its
+    parameters) under ``"train_config"``; anything else gives ``{}``.
+    """
+    if not hasattr(method, "get_params"):
+        return {}
+    params = method.get_params(deep=True)
+    out = {}
+    for k, v in sorted(params.items()):
+        if hasattr(v, "get_params") or k == "steps":
+            continue  # the step or wrapped estimator itself: its parameters are listed under k__...
+        out[k] = _jsonable(v)
+    for owner in (method, getattr(method, "cnn_", None)):  # CNNFeaturesSVM trains a DeepClassifier inside
+        config = getattr(owner, "train_config_", None)
+        if isinstance(config, dict):
+            out["train_config"] = _jsonable(config)
+            break
+    return out
+
+
+def model_of(name: str) -> str | None:
+    """The network a method builds (``"resnet"`` -> ``"resnet20"``), or ``None`` for methods without one."""
+    spec = get_spec(name)
+    if spec.family == "classical":
+        return None
+    try:
+        est = spec.factory(**spec.defaults)
+    except Exception:  # a factory that needs arguments: nothing to tell
+        return None
+    if not hasattr(est, "get_params"):
+        return None
+    params = est.get_params(deep=False)
+    for key in ("model", "cnn", "backbone"):
+        if isinstance(params.get(key), str):
+            return params[key]
+    return None

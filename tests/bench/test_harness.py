@@ -199,6 +199,9 @@ def test_cli_compare_and_errors(tmp_path, capsys, test_methods):
     rc = main(["compare", "--methods", "test-centroid,test-mlp", "--per-class", "3,all", "--seeds", "0", "--out", str(out)])
     assert rc == 0
     assert (out / "report.html").is_file() and (out / "results.jsonl").is_file()
+    printed = capsys.readouterr().out
+    assert "mean per-class accuracy % on 540 test images" in printed and "test-centroid" in printed
+    assert f"Report: {out / 'report.html'}" in printed
     assert main(["compare", "--methods", "nope", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "unknown method 'nope'" in err and "test-centroid" in err
@@ -222,7 +225,7 @@ def test_crossover_known_answers():
     # classical ahead everywhere (Caltech-101 from scratch)
     s = _summary([("hog", "classical", 5, 0.5), ("hog", "classical", 30, 0.7), ("cnn", "deep", 5, 0.1), ("cnn", "deep", 30, 0.2)])
     n, best = crossover(s, "d")
-    assert n is None and _crossover_note(n, best) == "classical leads at every size measured, n/class = 5, 30"
+    assert n is None and _crossover_note(n, best) == "deep never overtakes classical: classical leads at every size measured, n/class = 5, 30"
     # deep ahead at 5 only: no crossover
     s = _summary([("hog", "classical", 5, 0.2), ("hog", "classical", 30, 0.7), ("cnn", "deep", 5, 0.3), ("cnn", "deep", 30, 0.6)])
     n, best = crossover(s, "d")
@@ -240,7 +243,7 @@ def test_crossover_with_the_transfer_family():
                   ("pfs", "transfer", 5, 0.87), ("pfs", "transfer", 30, 0.92)])
     n, best = crossover(s, "d")
     assert n is None and best["transfer"][30] == 0.92
-    assert _crossover_note(n, best) == ("classical leads at every size measured, n/class = 5, 30; "
+    assert _crossover_note(n, best) == ("deep never overtakes classical: classical leads at every size measured, n/class = 5, 30; "
                                         "transferred features lead handcrafted ones at every size")
     s = _summary([("km", "classical", 10, 0.33), ("km", "classical", 500, 0.62), ("pfs", "transfer", 10, 0.5),
                   ("pfs", "transfer", 500, 0.6)])
@@ -449,3 +452,37 @@ def test_cifar_meta_with_code_is_refused(tmp_path, monkeypatch):
     with pytest.raises(VisionkitError, match="refusing the global"):
         load_data(f"cifar10:{root}")
     assert not (tmp_path / "PWNED").exists()
+
+
+def _rec(method, family, n, seed, acc, n_train=10):
+    return {"method": method, "family": family, "data": "d", "per_class": n, "seed": seed, "accuracy": acc,
+            "mean_class_accuracy": acc, "perturbation": None, "n_train": n_train, "n_test": 1234, "confusion_matrix": [[1]]}
+
+
+def test_comparison_text_rows_in_the_asked_order_and_words():
+    from visionkit.bench import comparison_text
+
+    recs = [_rec("hog", "classical", n, 0, a) for n, a in [(5, 0.5), (20, 0.6), ("all", 0.7)]]
+    recs += [_rec("cnn", "deep", n, 0, a) for n, a in [(5, 0.3), (20, 0.4), ("all", 0.6)]]
+    recs += [_rec("old", "deep", 5, 0, 0.9)]  # an earlier run in the same store: left out
+    text = comparison_text(recs, methods=["hog", "cnn"], per_class=[20, 5, "all"])
+    lines = text.splitlines()
+    assert lines[0] == "d: mean per-class accuracy % on 1,234 test images, one seed"
+    assert lines[1].split() == ["n/class", "n_train", "hog", "cnn"]
+    assert [ln.split()[0] for ln in lines[3:6]] == ["20", "5", "all"]  # the order asked for
+    assert lines[3].split()[-2:] == ["60.0", "40.0"]
+    assert "old" not in text and "never" in lines[6] and "from n/class" not in text
+    assert lines[6] == "deep never overtakes classical: classical leads at every size measured, n/class = 5, 20, all."
+    assert "±" not in text
+
+
+def test_comparison_text_spread_only_with_two_seeds_and_crossover():
+    from visionkit.bench import comparison_text
+
+    recs = [_rec("hog", "classical", n, s, a) for n, a in [(5, 0.5), (30, 0.6)] for s in (0, 1)]
+    recs += [_rec("cnn", "deep", 5, s, a) for s, a in [(0, 0.3), (1, 0.5)]] + [_rec("cnn", "deep", 30, s, 0.8) for s in (0, 1)]
+    text = comparison_text(recs)
+    assert "mean ± std over 2 seeds" in text
+    assert "40.0 ± 14.1" in text  # cnn at 5: mean 0.4, sample std 0.141
+    assert text.splitlines()[-1] == "deep overtakes classical from n/class = 30."
+    assert comparison_text([]) == ""

@@ -105,3 +105,40 @@ def test_cnn_features_svm(digits):
     feats = est.transform(xte[:5])
     assert np.allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-5)
     assert (est.predict(xte) == yte).mean() > 0.85
+
+
+CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def test_class_names_kept_through_save_and_load(digits, tmp_path):
+    import json
+
+    xtr, ytr, xte, _ = digits
+    clf = DeepClassifier("lenet5", epochs=1, random_state=0).fit(xtr[:200], ytr[:200], class_names=CIFAR_NAMES)
+    assert clf.class_names_ == CIFAR_NAMES
+    clf.save(tmp_path / "named")
+    back = DeepClassifier.load(tmp_path / "named")
+    assert back.class_names_ == CIFAR_NAMES
+    assert back.class_names_[6] == "frog"
+    # without names: None, saved as null; a checkpoint written before names were kept loads as None
+    plain = DeepClassifier("lenet5", epochs=1, random_state=0).fit(xtr[:200], ytr[:200])
+    assert plain.class_names_ is None
+    plain.save(tmp_path / "plain")
+    cfg = json.loads((tmp_path / "plain.json").read_text())
+    assert cfg["class_names"] is None
+    del cfg["class_names"]
+    (tmp_path / "plain.json").write_text(json.dumps(cfg))
+    assert DeepClassifier.load(tmp_path / "plain").class_names_ is None
+
+
+def test_class_names_errors(digits):
+    xtr, ytr, _, _ = digits
+    clf = DeepClassifier("lenet5", epochs=1, random_state=0)
+    with pytest.raises(VisionkitError, match=r"class_names: expected a name for every label, i.e. integer labels in 0..4"):
+        clf.fit(xtr[:100], ytr[:100], class_names=CIFAR_NAMES[:5])
+    with pytest.raises(VisionkitError, match="class_names: expected a list of str"):
+        clf.fit(xtr[:100], ytr[:100], class_names="0123456789")
+    with pytest.raises(VisionkitError, match="class_names: expected a list of str"):
+        clf.fit(xtr[:100], ytr[:100], class_names=list(range(10)))
+    with pytest.raises(VisionkitError, match="integer labels"):
+        clf.fit(xtr[:100], np.array(CIFAR_NAMES)[ytr[:100]], class_names=CIFAR_NAMES)

@@ -82,3 +82,25 @@ def test_cli_show_without_weights_still_draws_the_classical_panels(tmp_path, mon
     assert main(["show", "brick", "--out", str(out)]) == 0
     assert out.stat().st_size > 10_000
     assert "no network panels" in capsys.readouterr().err
+
+
+def test_cli_show_titles_with_the_checkpoints_class_names(tmp_path, monkeypatch):
+    import visionkit.viz
+    from visionkit.deep import DeepClassifier
+
+    names = [f"digit-{w}" for w in ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")]
+    d = load_digits()
+    clf = DeepClassifier("lenet5", epochs=1, random_state=0).fit(d.images[:300], d.labels[:300], class_names=names)
+    clf.save(tmp_path / "named")
+    texts = []
+    real = visionkit.viz.save_figure
+
+    def spy(fig, path, **kw):
+        for artist in fig.findobj(lambda a: hasattr(a, "get_text")):
+            texts.append(artist.get_text())
+        return real(fig, path, **kw)
+
+    monkeypatch.setattr(visionkit.viz, "save_figure", spy)
+    assert main(["show", "camera", "--model", str(tmp_path / "named"), "--out", str(tmp_path / "s.png")]) == 0
+    predicted = [t for t in texts if t.startswith("input to ") or "predicted" in t]
+    assert predicted and any("predicted digit-" in t for t in predicted), predicted

@@ -2,7 +2,7 @@
 
 from .metrics import PeakMemory, classification_metrics, environment
 from .perturb import DEFAULT_STRENGTHS, PERTURBATIONS, perturb
-from .report import crossover, summarise, write_report
+from .report import comparison_text, crossover, summarise, write_report
 from .runner import count_size, run_experiment, sample_per_class
 from .specs import DataSplit, load_data, stratified_split
 from .store import ResultStore, run_key
@@ -25,4 +25,5 @@ __all__ = [
     "write_report",
     "summarise",
     "crossover",
+    "comparison_text",
 ]

@@ -81,6 +81,7 @@ def run_experiment(
     seeds: Iterable[int] = (0,),
     robustness: bool | dict[str, list[float]] = False,
     method_params: dict[str, dict] | None = None,
+    device: str | None = None,
     progress: bool = True,
     log=print,
 ) -> ResultStore:
@@ -102,8 +103,11 @@ def run_experiment(
     robustness : bool or dict
         Also evaluate under perturbations (``True``: :data:`DEFAULT_STRENGTHS`; a dict picks kinds and strengths).
     method_params : dict, optional
-        ``{method: {param: value}}`` passed to ``registry.create``; an unknown method or parameter
-        name is an error (listing the valid ones) before any work. ``random_state`` comes from ``seeds``.
+        ``{method: {param: value}}`` passed to ``registry.create``; checked before any work (an unknown
+        method or parameter is a :class:`~visionkit.VisionkitError` listing the valid ones).
+    device : {"cpu", "cuda", "auto"}, optional
+        Passed to every method that takes a ``device`` (the networks), unless ``method_params`` sets
+        it. Not part of the run key: a run on the GPU finds the CPU run of the same recipe.
 
     Returns
     -------
@@ -116,7 +120,10 @@ def run_experiment(
         raise VisionkitError(f"methods: expected a list of method names, got the string {methods!r}; use [{methods!r}]")
     methods = list(methods)
     for m in methods:
-        registry.get_spec(m)  # an unknown name lists the valid ones
+        registry.get_spec(m)  # unknown names fail before any work
+    method_params = _check_method_params(methods, method_params)  # types, random_state, unknown keys
+    if device is not None and device not in ("cpu", "cuda", "auto"):
+        raise VisionkitError(f"device: expected 'cpu', 'cuda' or 'auto', got {device!r}")
     per_class = list(per_class)
     seeds = [_check_seed(s) for s in seeds]
     if not per_class or not seeds or not methods:
@@ -124,10 +131,10 @@ def run_experiment(
     for n in per_class:
         if n != "all" and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
             raise VisionkitError(f"per_class: expected positive integers or 'all', got {n!r}")
-    method_params = _check_method_params(methods, method_params)
     strengths = DEFAULT_STRENGTHS if robustness is True else (robustness or {})
     store = ResultStore(out)
     env = environment()
+    takes_device = {m for m in methods if device is not None and "device" in (registry.valid_params(m) or ())}
     n_classes = len(split.classes)
     test_labels = split.test.labels
     perturbed: dict[tuple, Any] = {}
@@ -147,12 +154,18 @@ def run_experiment(
         x_train, y_train = _take(split.train.images, idx), split.train.labels[idx]
         if len(np.unique(y_train)) < 2:
             raise VisionkitError(f"{split.name}: expected >= 2 classes in the training subset, got {len(np.unique(y_train))}")
-        method = registry.create(name, **({"random_state": seed} if _accepts_seed(spec.factory) else {}), **method_params.get(name, {}))
+        extra = {"random_state": seed} if _accepts_seed(spec.factory) else {}
+        if name in takes_device:
+            extra["device"] = device
+        method = registry.create(name, **{**extra, **method_params.get(name, {})})
         with PeakMemory() as mem:
             t0 = time.perf_counter()
             method.fit(x_train, y_train)
             fit_seconds = time.perf_counter() - t0
         size = count_size(method, _take(split.test.images, np.arange(min(2, len(test_labels)))))
+        # every parameter the method used, defaults included; kept out of the key (base["params"] holds
+        # only what was asked for) so that results stored before this field existed are still found
+        resolved = registry.resolved_params(method)
         for key, pert in zip(keys, evals):
             if key in store:
                 continue
@@ -179,7 +192,10 @@ def run_experiment(
                 "fit_seconds": fit_seconds,
                 "predict_seconds": predict_seconds,
                 "predict_images_per_second": len(test_labels) / max(predict_seconds, 1e-9),
+                "resolved_params": resolved,
+                # resident memory of the process and its workers while fitting (see PeakMemory)
                 "peak_memory_mb": mem.peak_mb,
+                "memory_increase_mb": mem.increase_mb,
                 **size,
                 "classes": split.classes,
                 "env": env,

@@ -9,7 +9,7 @@ model's registered recipe, overridden by the options given here.
 from __future__ import annotations
 
 import math
-
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -105,6 +105,12 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         Per-channel normalisation learnt from the training images.
     img_size_ : int
     history_ : list of dict
+    class_names_ : list of str or None
+        ``class_names_[label]`` is the name of a label (from ``fit(..., class_names=)``, or ImageNet's for
+        :meth:`from_pretrained`); None when no names were given.
+    train_config_ : dict
+        The training recipe actually used (the model's registered recipe with this estimator's
+        overrides, epochs raised by ``min_steps``): every :class:`~visionkit.deep.train.TrainConfig` field.
     """
 
     def __init__(self, model: str = "resnet20", *, img_size: int | None = None, epochs: int | None = None,
@@ -205,8 +211,12 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------ estimator
 
-    def fit(self, images: Any, labels: Any) -> "DeepClassifier":
-        """Train on uint8 images (N, H, W, C) and labels (N,); returns ``self``."""
+    def fit(self, images: Any, labels: Any, *, class_names: Sequence[str] | None = None) -> "DeepClassifier":
+        """Train on uint8 images (N, H, W, C) and labels (N,); returns ``self``.
+
+        ``class_names`` (e.g. ``Dataset.classes``) names the integer labels: ``class_names[label]``. They
+        are kept in ``class_names_`` and in the checkpoint, so a loaded classifier says "frog", not "6".
+        """
         size = self._size_for(images)
         x = self._prepare(images, size)
         y_raw = np.asarray(labels)
@@ -215,6 +225,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, y = np.unique(y_raw, return_inverse=True)
         if len(self.classes_) < 2:
             raise VisionkitError(f"labels: expected at least 2 classes, got {len(self.classes_)}")
+        self.class_names_ = self._check_class_names(class_names)
         val = None
         train_idx = np.arange(len(x))
         if self.validation_fraction:
@@ -224,6 +235,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                                                   random_state=self.random_state)
             val = (x[val_idx], y[val_idx])
         config = self._train_config(len(train_idx))
+        self.train_config_ = asdict(config)
         self.img_size_, self.in_chans_ = size, int(x.shape[1])
         pretrained = self._pretrained_config()
         self.model_ = create_model(self.model, num_classes=len(self.classes_), in_chans=self.in_chans_, img_size=size,
@@ -243,6 +255,17 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.train_time_s_ = result.train_time_s
         self.pretrained_on_ = pretrained.dataset if pretrained is not None else None
         return self
+
+    def _check_class_names(self, class_names: Sequence[str] | None) -> list[str] | None:
+        if class_names is None:
+            return None
+        if isinstance(class_names, str) or not all(isinstance(c, str) for c in class_names):
+            raise VisionkitError(f"class_names: expected a list of str (class_names[label] is the name), got {class_names!r:.200}")
+        names = list(class_names)
+        if not np.issubdtype(self.classes_.dtype, np.integer) or self.classes_.min() < 0 or self.classes_.max() >= len(names):
+            raise VisionkitError(f"class_names: expected a name for every label, i.e. integer labels in 0..{len(names) - 1}, "
+                                 f"got labels {self.classes_.tolist()[:10]}{' ...' if len(self.classes_) > 10 else ''}")
+        return names
 
     def _logits(self, images: Any) -> torch.Tensor:
         self._check_fitted()
@@ -296,7 +319,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         params = {k: v for k, v in self.get_params().items()}
         config = dict(kind="visionkit-deep-classifier", params=params, model=self.model_.visionkit_config,
-                      classes=self.classes_.tolist(), mean=self.mean_, std=self.std_, img_size=self.img_size_,
+                      classes=self.classes_.tolist(), class_names=getattr(self, "class_names_", None), mean=self.mean_, std=self.std_, img_size=self.img_size_,
                       in_chans=self.in_chans_, tta=self.tta_, history=self.history_)
         return save_checkpoint(path, self.model_.state_dict(), config)
 
@@ -347,6 +370,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         est.model_.load_state_dict(tensors)
         est.model_.to(resolve_device(device)).eval()
         est.classes_ = np.asarray(config["classes"])
+        est.class_names_ = config.get("class_names")  # None in checkpoints written before names were kept
         est.mean_, est.std_, est.img_size_ = list(config["mean"]), list(config["std"]), config["img_size"]
         est.in_chans_, est.tta_, est.history_ = config["in_chans"], config["tta"], config["history"]
         return est
