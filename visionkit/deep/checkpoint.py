@@ -125,8 +125,10 @@ def _checkpoint_files(path: str | os.PathLike) -> tuple[Path, Path]:
     for p in (st_path, js_path):
         if not p.is_file():
             raise VisionkitError(f"checkpoint: expected {str(p)!r} (a visionkit checkpoint is STEM.safetensors + STEM.json), it does not exist")
-    kind = _pickle_kind(st_path)
-    if kind is not None or not is_safetensors_file(st_path):
+    # a safetensors header length may start with byte 0x80 (2688 bytes, say), as a pickle does: look for one only
+    # in a file that is not safetensors
+    if not is_safetensors_file(st_path):
+        kind = _pickle_kind(st_path)
         raise VisionkitError(f"checkpoint: refusing to load {str(st_path)!r}: it is {kind or 'not a safetensors file'}. "
                              "visionkit loads only safetensors (pickles can run arbitrary code)")
     return st_path, js_path
