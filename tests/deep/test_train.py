@@ -165,3 +165,26 @@ def test_fixed_seed_fit_matches_the_recorded_weights():
         assert digest.hexdigest() == _FINGERPRINT_WEIGHTS
     else:
         assert losses == pytest.approx(_FINGERPRINT_LOSSES, rel=1e-3)
+
+
+def test_train_state_round_trip_and_refusals(tmp_path):
+    from visionkit.deep.checkpoint import TrainState, load_train_state, save_checkpoint, save_train_state
+    from visionkit.deep.train import TrainResult, _make_optimizer
+
+    x, y = _toy(32, 8)
+    cfg = TrainConfig(epochs=2, batch_size=16, optimizer="adamw", lr=1e-3, seed=1, amp=False)
+    model = create_model("resnet20", num_classes=2, seed=0)
+    fit(model, x, y, cfg, checkpoint=tmp_path / "s")
+    fresh = create_model("resnet20", num_classes=2, seed=1)
+    st = TrainState(fresh, _make_optimizer(fresh, cfg), None, torch.Generator(), cfg, TrainResult())
+    load_train_state(tmp_path / "s", st)
+    assert (st.epoch, st.step, st.best_acc, st.bad_epochs) == (2, 4, -1.0, 0)
+    assert [h["epoch"] for h in st.result.history] == [1, 2]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in fresh.state_dict().items())
+    save_train_state(tmp_path / "again", st)  # what was loaded saves again
+    with pytest.raises(VisionkitError, match="other training options"):
+        load_train_state(tmp_path / "again", TrainState(fresh, st.optimizer, None, torch.Generator(),
+                                                        TrainConfig(epochs=3), TrainResult()))
+    save_checkpoint(tmp_path / "model", fresh.state_dict(), {"kind": "visionkit-deep-classifier"})
+    with pytest.raises(VisionkitError, match="not a training-state checkpoint"):
+        load_train_state(tmp_path / "model", st)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import VisionkitError, describe
+from .checkpoint import TrainState, checkpoint_exists, load_train_state, save_train_state
 
 __all__ = [
     "TrainConfig",
@@ -486,19 +487,15 @@ def fit(
             model.prepare_training(normalize(x_dev[sub.to(device)], mean, std))
         optimizer = _make_optimizer(model, config)
         lookahead = _Lookahead(model) if config.lookahead else None
-        start_epoch, step, elapsed = 0, 0, 0.0
-        best_acc, best_state, bad_epochs = -1.0, None, 0
+        st = TrainState(model, optimizer, lookahead, gen, config, result)
+        best_state = None
+        if resume and checkpoint is not None and checkpoint_exists(checkpoint):
+            load_train_state(checkpoint, st)
 
-        if resume and checkpoint is not None and _exists(checkpoint):
-            start_epoch, step, elapsed, state = _load_train_state(checkpoint, model, optimizer, lookahead, gen, config)
-            result.history = state["history"]
-            best_acc, bad_epochs = state["best_acc"], state["bad_epochs"]
-            result.best_epoch = state["best_epoch"]
-
-        t_start = time.perf_counter() - elapsed
-        factor = lr_factor(step / total_steps, config)
+        t_start = time.perf_counter() - st.elapsed_s
+        factor = lr_factor(st.step / total_steps, config)
         cpu_start = time.process_time()  # CPU seconds of this process (all threads): shows contention
-        for epoch in range(start_epoch, config.epochs):
+        for epoch in range(st.epoch, config.epochs):
             if hasattr(model, "on_train_epoch"):
                 model.on_train_epoch(epoch)
             model.train()
@@ -512,7 +509,7 @@ def fit(
             loss_sum = correct = seen = 0.0
             out_of_time = False
             for i in bar:
-                progress = step / total_steps
+                progress = st.step / total_steps
                 if config.time_budget_s is not None:
                     progress = max(progress, (time.perf_counter() - t_start) / config.time_budget_s)
                     if progress >= 1:
@@ -532,8 +529,8 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                step += 1
-                if lookahead is not None and step % 5 == 0:
+                st.step += 1
+                if lookahead is not None and st.step % 5 == 0:
                     # airbench: decay 0.95^5 scaled by progress^3, ending at 1 (weights = EMA)
                     lookahead.update(model, 0.95 ** 5 * min(progress, 1.0) ** 3)
                 loss_sum += loss.item() * len(y)
@@ -545,30 +542,29 @@ def fit(
             last = out_of_time or epoch == config.epochs - 1
             if lookahead is not None and last:
                 lookahead.update(model, 1.0)
-            elapsed = time.perf_counter() - t_start
+            st.epoch, st.elapsed_s = epoch + 1, time.perf_counter() - t_start
             record = dict(epoch=epoch + 1, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
-                          time_s=elapsed, cpu_s=time.process_time() - cpu_start, lr=factor * config.lr, steps=step)
+                          time_s=st.elapsed_s, cpu_s=time.process_time() - cpu_start, lr=factor * config.lr, steps=st.step)
             if val is not None:
                 t_eval = time.perf_counter()
                 ev = evaluate(model, val[0], val[1], mean, std, tta=config.tta if last else 0, device=device, amp=amp,
                               batch_size=config.eval_batch_size)
                 record.update(val_acc=ev["acc"], val_loss=ev["loss"], eval_s=time.perf_counter() - t_eval)
                 t_start += time.perf_counter() - t_eval  # evaluation does not count as training time
-                if ev["acc"] > best_acc:
-                    best_acc, bad_epochs, result.best_epoch = ev["acc"], 0, epoch + 1
+                if ev["acc"] > st.best_acc:
+                    st.best_acc, st.bad_epochs, result.best_epoch = ev["acc"], 0, epoch + 1
                     if config.patience is not None:
                         best_state = copy.deepcopy(model.state_dict())
                 else:
-                    bad_epochs += 1
+                    st.bad_epochs += 1
             result.history.append(record)
             if config.progress:
                 tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
             if callback is not None:
                 callback(record)
             if checkpoint is not None:
-                _save_train_state(checkpoint, model, optimizer, lookahead, gen, config, epoch + 1, step, elapsed, result,
-                                  best_acc, bad_epochs)
-            if config.patience is not None and bad_epochs >= config.patience:
+                save_train_state(checkpoint, st)
+            if config.patience is not None and st.bad_epochs >= config.patience:
                 result.stopped_early = True
                 break
             if out_of_time:
@@ -579,63 +575,3 @@ def fit(
     result.train_time_s = result.history[-1]["time_s"] if result.history else 0.0
     model.eval()
     return result
-
-
-# ---------------------------------------------------------------------------------- resume state
-
-
-def _exists(checkpoint: str | Path) -> bool:
-    from .checkpoint import checkpoint_paths
-
-    return all(p.is_file() for p in checkpoint_paths(checkpoint))
-
-
-def _save_train_state(path, model, optimizer, lookahead, gen, config, epoch, step, elapsed, result, best_acc, bad_epochs) -> None:
-    from .checkpoint import save_checkpoint
-
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt_state = optimizer.state_dict()
-    slots = {}
-    for pid, st in opt_state["state"].items():
-        for key, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"optim.{pid}.{key}"] = v
-            else:
-                slots[f"{pid}.{key}"] = v
-    if lookahead is not None:
-        tensors.update({f"lookahead.{k}": v for k, v in lookahead.ema.items()})
-    tensors["generator"] = gen.get_state()
-    tensors["torch_rng"] = torch.get_rng_state()  # dropout / stochastic depth draw from it
-    groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]} for g in opt_state["param_groups"]]
-    save_checkpoint(path, tensors, dict(
-        kind="visionkit-train-state", model=getattr(model, "visionkit_config", None), train_config=asdict(config),
-        epoch=epoch, step=step, elapsed_s=elapsed, optimizer_groups=groups, optimizer_scalars=slots,
-        history=result.history, mean=result.mean, std=result.std, best_acc=best_acc, bad_epochs=bad_epochs,
-        best_epoch=result.best_epoch))
-
-
-def _load_train_state(path, model, optimizer, lookahead, gen, config):
-    from .checkpoint import load_checkpoint
-
-    tensors, state = load_checkpoint(path)
-    if state.get("kind") != "visionkit-train-state":
-        raise VisionkitError(f"resume: {str(path)!r} is not a training-state checkpoint (kind={state.get('kind')!r})")
-    if state["train_config"] != asdict(config):
-        diff = {k: (state["train_config"].get(k), v) for k, v in asdict(config).items() if state["train_config"].get(k) != v}
-        raise VisionkitError(f"resume: the checkpoint was written with other training options {diff} (saved, now)")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    opt_state: dict[str, Any] = {"state": {}, "param_groups": state["optimizer_groups"]}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            _, pid, key = k.split(".", 2)
-            opt_state["state"].setdefault(int(pid), {})[key] = v
-    for k, v in state["optimizer_scalars"].items():
-        pid, key = k.split(".", 1)
-        opt_state["state"].setdefault(int(pid), {})[key] = v
-    optimizer.load_state_dict(opt_state)
-    if lookahead is not None:
-        for k in lookahead.ema:
-            lookahead.ema[k].copy_(tensors[f"lookahead.{k}"])
-    gen.set_state(tensors["generator"])
-    torch.set_rng_state(tensors["torch_rng"])
-    return state["epoch"], state["step"], state["elapsed_s"], state
