@@ -451,9 +451,49 @@ def fit(
     -------
     TrainResult
     """
-    from tqdm.auto import tqdm
-
     config = config or TrainConfig()
+    run = _prepare(model, images, labels, config, val, mean, std)
+    result = TrainResult(mean=list(run.mean), std=list(run.std))
+    with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+        state = _start(model, run, result, checkpoint if resume else None)
+        for epoch in range(state.epoch, config.epochs):
+            stats, out_of_time = _train_one_epoch(state, run, epoch)
+            if _end_epoch(state, run, stats, last=out_of_time or epoch == config.epochs - 1, checkpoint=checkpoint,
+                          callback=callback) or out_of_time:
+                break
+        if run.best_state is not None:
+            model.load_state_dict(run.best_state)
+    result.epochs_run = len(result.history)
+    result.train_time_s = result.history[-1]["time_s"] if result.history else 0.0
+    model.eval()
+    return result
+
+
+@dataclass
+class _Run:
+    """What one :func:`fit` trains with besides its :class:`TrainState`: the data on the device, the
+    precision, the schedule's length, and the clocks and best weights of this call (never saved)."""
+
+    config: TrainConfig
+    x: torch.Tensor
+    y: torch.Tensor
+    val: tuple[torch.Tensor, torch.Tensor] | None
+    mean: list[float]
+    std: list[float]
+    device: torch.device
+    amp: bool
+    channels_last: bool
+    steps_per_epoch: int
+    total_steps: int
+    t_start: float = 0.0  # perf_counter() when training started, moved on by the time spent evaluating
+    cpu_start: float = 0.0
+    factor: float = 1.0  # the learning-rate factor of the last step
+    best_state: dict[str, torch.Tensor] | None = None  # for early stopping
+
+
+def _prepare(model: nn.Module, images: Any, labels: Any, config: TrainConfig, val: tuple[Any, Any] | None,
+             mean: list[float] | None, std: list[float] | None) -> _Run:
+    """Check and convert the data, choose device and precision, move model and data to the device."""
     x_all = to_tensor_images(images)
     y_all = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if y_all.ndim != 1 or len(y_all) != len(x_all):
@@ -469,109 +509,141 @@ def fit(
     channels_last = (device.type == "cuda" or amp) if config.channels_last is None else config.channels_last
     if mean is None or std is None:
         mean, std = channel_stats(x_all)
-    result = TrainResult(mean=list(mean), std=list(std))
-
-    n = len(x_all)
-    steps_per_epoch = max(1, n // config.batch_size)  # the last partial batch is dropped (BN-safe)
-    total_steps = steps_per_epoch * config.epochs
+    steps_per_epoch = max(1, len(x_all) // config.batch_size)  # the last partial batch is dropped (BN-safe)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    x_dev, y_dev = x_all.to(device), y_all.to(device)
+    return _Run(config, x_all.to(device), y_all.to(device), val, list(mean), list(std), device, amp, channels_last,
+                steps_per_epoch, steps_per_epoch * config.epochs)
 
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
-        gen = torch.Generator().manual_seed(config.seed)
-        if hasattr(model, "prepare_training"):
-            sub = torch.randperm(n, generator=gen)[:5000]
-            model.prepare_training(normalize(x_dev[sub.to(device)], mean, std))
-        optimizer = _make_optimizer(model, config)
-        lookahead = _Lookahead(model) if config.lookahead else None
-        st = TrainState(model, optimizer, lookahead, gen, config, result)
-        best_state = None
-        if resume and checkpoint is not None and checkpoint_exists(checkpoint):
-            load_train_state(checkpoint, st)
 
-        t_start = time.perf_counter() - st.elapsed_s
-        factor = lr_factor(st.step / total_steps, config)
-        cpu_start = time.process_time()  # CPU seconds of this process (all threads): shows contention
-        for epoch in range(st.epoch, config.epochs):
-            if hasattr(model, "on_train_epoch"):
-                model.on_train_epoch(epoch)
-            model.train()
-            if config.freeze_norm:
-                for m in model.modules():
-                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                        m.eval()
-            order = torch.randperm(n, generator=gen).to(device)
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
-                       leave=False, dynamic_ncols=True)
-            loss_sum = correct = seen = 0.0
-            out_of_time = False
-            for i in bar:
-                progress = st.step / total_steps
-                if config.time_budget_s is not None:
-                    progress = max(progress, (time.perf_counter() - t_start) / config.time_budget_s)
-                    if progress >= 1:
-                        out_of_time = True
-                        break
-                factor = lr_factor(progress, config)
-                for g in optimizer.param_groups:
-                    g["lr"] = g["base_lr"] * factor
-                idx = order[i * config.batch_size:(i + 1) * config.batch_size]
-                x = augment_batch(normalize(x_dev[idx], mean, std), config, gen)
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                y = y_dev[idx]
-                with _autocast(device, amp):
-                    logits = model(x)
-                    loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                st.step += 1
-                if lookahead is not None and st.step % 5 == 0:
-                    # airbench: decay 0.95^5 scaled by progress^3, ending at 1 (weights = EMA)
-                    lookahead.update(model, 0.95 ** 5 * min(progress, 1.0) ** 3)
-                loss_sum += loss.item() * len(y)
-                correct += (logits.argmax(1) == y).sum().item()
-                seen += len(y)
-                if config.progress and i % 5 == 0:
-                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{factor * config.lr:.3g}")
-            bar.close()
-            last = out_of_time or epoch == config.epochs - 1
-            if lookahead is not None and last:
-                lookahead.update(model, 1.0)
-            st.epoch, st.elapsed_s = epoch + 1, time.perf_counter() - t_start
-            record = dict(epoch=epoch + 1, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
-                          time_s=st.elapsed_s, cpu_s=time.process_time() - cpu_start, lr=factor * config.lr, steps=st.step)
-            if val is not None:
-                t_eval = time.perf_counter()
-                ev = evaluate(model, val[0], val[1], mean, std, tta=config.tta if last else 0, device=device, amp=amp,
-                              batch_size=config.eval_batch_size)
-                record.update(val_acc=ev["acc"], val_loss=ev["loss"], eval_s=time.perf_counter() - t_eval)
-                t_start += time.perf_counter() - t_eval  # evaluation does not count as training time
-                if ev["acc"] > st.best_acc:
-                    st.best_acc, st.bad_epochs, result.best_epoch = ev["acc"], 0, epoch + 1
-                    if config.patience is not None:
-                        best_state = copy.deepcopy(model.state_dict())
-                else:
-                    st.bad_epochs += 1
-            result.history.append(record)
-            if config.progress:
-                tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-            if callback is not None:
-                callback(record)
-            if checkpoint is not None:
-                save_train_state(checkpoint, st)
-            if config.patience is not None and st.bad_epochs >= config.patience:
-                result.stopped_early = True
-                break
-            if out_of_time:
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-    result.epochs_run = len(result.history)
-    result.train_time_s = result.history[-1]["time_s"] if result.history else 0.0
-    model.eval()
-    return result
+def _start(model: nn.Module, run: _Run, result: TrainResult, resume_from: str | Path | None) -> TrainState:
+    """Seed, let the model prepare (airbench's whitening), build the optimiser, resume if there is a checkpoint;
+    starts the clocks. Runs inside fit's forked RNG."""
+    config = run.config
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    if hasattr(model, "prepare_training"):
+        sub = torch.randperm(len(run.x), generator=gen)[:5000]
+        model.prepare_training(normalize(run.x[sub.to(run.device)], run.mean, run.std))
+    lookahead = _Lookahead(model) if config.lookahead else None
+    state = TrainState(model, _make_optimizer(model, config), lookahead, gen, config, result)
+    if resume_from is not None and checkpoint_exists(resume_from):
+        load_train_state(resume_from, state)
+    run.t_start = time.perf_counter() - state.elapsed_s
+    run.factor = lr_factor(state.step / run.total_steps, config)
+    run.cpu_start = time.process_time()  # CPU seconds of this process (all threads): shows contention
+    return state
+
+
+def _train_mode(model: nn.Module, freeze_norm: bool) -> None:
+    model.train()
+    if freeze_norm:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def _train_one_epoch(state: TrainState, run: _Run, epoch: int) -> tuple[tuple[float, float, float], bool]:
+    """One pass over a fresh permutation of the training set: ``((loss sum, correct, seen), out_of_time)``."""
+    from tqdm.auto import tqdm
+
+    model, config = state.model, run.config
+    if hasattr(model, "on_train_epoch"):
+        model.on_train_epoch(epoch)
+    _train_mode(model, config.freeze_norm)
+    order = torch.randperm(len(run.x), generator=state.generator).to(run.device)
+    bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
+               leave=False, dynamic_ncols=True)
+    loss_sum = correct = seen = 0.0
+    out_of_time = False
+    for i in bar:
+        progress = _progress(state, run)
+        if config.time_budget_s is not None and progress >= 1:
+            out_of_time = True
+            break
+        idx = order[i * config.batch_size:(i + 1) * config.batch_size]
+        loss, logits = _train_step(state, run, idx, progress)
+        y = run.y[idx]
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        if config.progress and i % 5 == 0:
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{run.factor * config.lr:.3g}")
+    bar.close()
+    return (loss_sum, correct, seen), out_of_time
+
+
+def _progress(state: TrainState, run: _Run) -> float:
+    """The fraction of training done: of the steps, or of the time budget if that is further on."""
+    progress = state.step / run.total_steps
+    if run.config.time_budget_s is not None:
+        progress = max(progress, (time.perf_counter() - run.t_start) / run.config.time_budget_s)
+    return progress
+
+
+def _train_step(state: TrainState, run: _Run, idx: torch.Tensor, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on the batch ``idx`` at ``progress`` of the schedule: ``(loss, logits)``."""
+    config, model, optimizer = run.config, state.model, state.optimizer
+    run.factor = lr_factor(progress, config)
+    for g in optimizer.param_groups:
+        g["lr"] = g["base_lr"] * run.factor
+    x = augment_batch(normalize(run.x[idx], run.mean, run.std), config, state.generator)
+    if run.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = run.y[idx]
+    with _autocast(run.device, run.amp):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    state.step += 1
+    if state.lookahead is not None and state.step % 5 == 0:
+        # airbench: decay 0.95^5 scaled by progress^3, ending at 1 (weights = EMA)
+        state.lookahead.update(model, 0.95 ** 5 * min(progress, 1.0) ** 3)
+    return loss, logits
+
+
+def _end_epoch(state: TrainState, run: _Run, stats: tuple[float, float, float], *, last: bool,
+               checkpoint: str | Path | None, callback: Callable[[dict[str, float]], None] | None) -> bool:
+    """Close an epoch: final lookahead, the record (with evaluation), callback, checkpoint; whether to stop early."""
+    from tqdm.auto import tqdm
+
+    config, model, result = run.config, state.model, state.result
+    if state.lookahead is not None and last:
+        state.lookahead.update(model, 1.0)
+    loss_sum, correct, seen = stats
+    state.epoch, state.elapsed_s = state.epoch + 1, time.perf_counter() - run.t_start
+    record = dict(epoch=state.epoch, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
+                  time_s=state.elapsed_s, cpu_s=time.process_time() - run.cpu_start, lr=run.factor * config.lr,
+                  steps=state.step)
+    if run.val is not None:
+        record.update(_validate(state, run, last))
+    result.history.append(record)
+    if config.progress:
+        tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+    if callback is not None:
+        callback(record)
+    if checkpoint is not None:
+        save_train_state(checkpoint, state)
+    result.stopped_early = config.patience is not None and state.bad_epochs >= config.patience
+    return result.stopped_early
+
+
+def _validate(state: TrainState, run: _Run, last: bool) -> dict[str, float]:
+    """Evaluate on the validation set (test-time augmentation at the last epoch), not counted as training
+    time; track the best accuracy (and, for early stopping, the best weights)."""
+    config = run.config
+    t_eval = time.perf_counter()
+    ev = evaluate(state.model, run.val[0], run.val[1], run.mean, run.std, tta=config.tta if last else 0,
+                  device=run.device, amp=run.amp, batch_size=config.eval_batch_size)
+    eval_s = time.perf_counter() - t_eval
+    run.t_start += time.perf_counter() - t_eval  # evaluation does not count as training time
+    if ev["acc"] > state.best_acc:
+        state.best_acc, state.bad_epochs, state.result.best_epoch = ev["acc"], 0, state.epoch
+        if config.patience is not None:
+            run.best_state = copy.deepcopy(state.model.state_dict())
+    else:
+        state.bad_epochs += 1
+    return dict(val_acc=ev["acc"], val_loss=ev["loss"], eval_s=eval_s)
