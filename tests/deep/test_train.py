@@ -47,6 +47,14 @@ def test_augment_same_generator_same_batch():
     assert torch.equal(a, b) and not torch.equal(a, x)
 
 
+def test_augmentation_lives_in_augment_and_is_reexported_by_train():
+    import visionkit.deep.augment as augment
+    import visionkit.deep.train as train
+
+    for name in ("augment_batch", "random_crop_flip", "_cutout"):
+        assert getattr(train, name) is getattr(augment, name)
+
+
 def test_lr_schedules():
     tri = TrainConfig(schedule="triangle", warmup=0.25, start_factor=0.2, end_factor=0.1)
     assert lr_factor(0.0, tri) == pytest.approx(0.2)

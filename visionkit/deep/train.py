@@ -2,7 +2,7 @@
 
 Data stay in memory as uint8 tensors (N, C, H, W); each batch is converted, normalised and augmented
 as a whole tensor on the training device (random crop with padding and flips, plus cutout and
-colour jitter for ``augment="strong"``), never image by image through PIL.
+colour jitter for ``augment="strong"``: :mod:`visionkit.deep.augment`), never image by image through PIL.
 
 * optimisers: SGD with Nesterov momentum, or AdamW; biases and norm parameters can get their own
   learning-rate scale (airbench's 64x on BN shifts) and no weight decay;
@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import VisionkitError, describe
+from .augment import _cutout, augment_batch, random_crop_flip  # noqa: F401  (re-exported)
 from .checkpoint import TrainState, checkpoint_exists, load_train_state, save_train_state
 
 __all__ = [
@@ -216,65 +217,6 @@ def normalize(images: torch.Tensor, mean: list[float], std: list[float]) -> torc
     m = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
     return (images.float() / 255 - m) / s
-
-
-def random_crop_flip(x: torch.Tensor, *, pad: int, generator: torch.Generator, flip: bool = True,
-                     pad_mode: str = "reflect") -> torch.Tensor:
-    """Random ``pad``-pixel translation (crop of the padded batch) and horizontal flip, per image.
-
-    Parameters
-    ----------
-    x : Tensor, shape (B, C, H, W), float
-    pad : int
-    generator : torch.Generator
-        On the CPU; draws the shifts and flips.
-
-    Returns
-    -------
-    Tensor, shape (B, C, H, W)
-    """
-    b, c, h, w = x.shape
-    if pad > 0:
-        xp = F.pad(x, (pad,) * 4, mode=pad_mode)
-        dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
-        rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])  # (B, H)
-        cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])  # (B, W)
-        xp = xp.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
-        x = xp.gather(3, cols[:, None, None, :].expand(b, c, h, w))
-    if flip:
-        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-        x = torch.where(mask[:, None, None, None], x.flip(3), x)
-    return x
-
-
-def _cutout(x: torch.Tensor, generator: torch.Generator, frac: float = 0.5) -> torch.Tensor:
-    """Zero one random square of side ``frac * H`` per image (random erasing / cutout)."""
-    b, _, h, w = x.shape
-    s = max(1, int(round(frac * min(h, w))))
-    cy = torch.randint(0, h, (b,), generator=generator).to(x.device)
-    cx = torch.randint(0, w, (b,), generator=generator).to(x.device)
-    ys = torch.arange(h, device=x.device)[None, :]
-    xs = torch.arange(w, device=x.device)[None, :]
-    in_y = ((ys - cy[:, None] + s // 2) >= 0) & ((ys - cy[:, None] + s // 2) < s)
-    in_x = ((xs - cx[:, None] + s // 2) >= 0) & ((xs - cx[:, None] + s // 2) < s)
-    box = in_y[:, :, None] & in_x[:, None, :]
-    return x.masked_fill(box[:, None], 0.0)
-
-
-def augment_batch(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
-    """Apply ``config.augment`` to a normalised float batch (B, C, H, W)."""
-    if config.augment == "none":
-        return x
-    x = random_crop_flip(x, pad=config.pad, generator=generator, pad_mode=config.pad_mode)
-    if config.augment == "strong":
-        b = x.shape[0]
-        # brightness / contrast jitter (on normalised values: a shift and a scale), then cutout
-        scale = 1 + 0.4 * (torch.rand(b, 1, 1, 1, generator=generator) - 0.5)
-        shift = 0.4 * (torch.rand(b, 1, 1, 1, generator=generator) - 0.5)
-        x = x * scale.to(x.device) + shift.to(x.device)
-        x = _cutout(x, generator)
-    return x
 
 
 def lr_factor(progress: float, config: TrainConfig) -> float:
