@@ -1,5 +1,7 @@
 """The training loop: augmentation, schedules, determinism, early stopping, resuming."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -196,3 +198,51 @@ def test_train_state_round_trip_and_refusals(tmp_path):
     save_checkpoint(tmp_path / "model", fresh.state_dict(), {"kind": "visionkit-deep-classifier"})
     with pytest.raises(VisionkitError, match="not a training-state checkpoint"):
         load_train_state(tmp_path / "model", st)
+
+
+def test_grad_scaler_only_where_autocast_falls_back_to_float16(monkeypatch):
+    from visionkit.deep.train import _autocast_dtype, _grad_scaler
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert _autocast_dtype(cpu, True) is torch.bfloat16 and _grad_scaler(cpu, True) is None
+    assert _autocast_dtype(cpu, False) is None and _grad_scaler(cpu, False) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert _autocast_dtype(cuda, True) is torch.bfloat16 and _grad_scaler(cuda, True) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert _autocast_dtype(cuda, True) is torch.float16
+    assert _grad_scaler(cuda, False) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "CUDA is not available, disabling" on a machine without a GPU
+        scaler = _grad_scaler(cuda, True)
+    assert isinstance(scaler, torch.amp.GradScaler)
+
+
+def test_float16_training_steps_through_the_scaler_and_resumes_it(monkeypatch, tmp_path):
+    # the CUDA-without-bf16 path, on the CPU: autocast in float16 there too, so fit takes a GradScaler("cpu")
+    import visionkit.deep.train as train
+    from visionkit.deep.checkpoint import load_checkpoint
+
+    monkeypatch.setattr(train, "_autocast_dtype", lambda device, amp: torch.float16 if amp else None)
+    steps = []
+    real = torch.amp.GradScaler.step
+    monkeypatch.setattr(torch.amp.GradScaler, "step", lambda self, opt, *a, **k: steps.append(self.get_scale()) or real(self, opt, *a, **k))
+    x, y = _toy(32, 8)
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=0, amp=True, channels_last=False)
+    res = fit(create_model("resnet20", num_classes=2, seed=0), x, y, cfg, checkpoint=tmp_path / "s")
+    assert len(steps) == 4 and all(np.isfinite([h["train_loss"] for h in res.history]))
+    saved = load_checkpoint(tmp_path / "s")[1]["grad_scaler"]
+    assert 0 < saved["scale"] <= 65536.0 and saved["growth_interval"] == 2000
+    # resuming restores the scaler's state (here a scale no fresh scaler has)
+    from visionkit.deep.checkpoint import TrainState, load_train_state, save_train_state
+
+    model = create_model("resnet20", num_classes=2)
+    state = TrainState(model, train._make_optimizer(model, cfg), None, torch.Generator(), cfg, train.TrainResult(),
+                       scaler=torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=7))
+    save_train_state(tmp_path / "s2", state)
+    state.scaler = torch.amp.GradScaler("cpu")
+    load_train_state(tmp_path / "s2", state)
+    assert state.scaler.get_scale() == 1024.0 and state.scaler.get_growth_interval() == 7
+    # float32 and bf16 states carry no scaler: their files are as before
+    fit(create_model("resnet20", num_classes=2, seed=0), x, y, TrainConfig(epochs=1, batch_size=16, amp=False),
+        checkpoint=tmp_path / "f")
+    assert "grad_scaler" not in load_checkpoint(tmp_path / "f")[1]

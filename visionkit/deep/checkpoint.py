@@ -542,6 +542,8 @@ class TrainState:
         The best validation accuracy so far (-1: none yet).
     bad_epochs : int
         Epochs since it last improved (early stopping).
+    scaler : torch.amp.GradScaler or None
+        The gradient scaler of float16 training (CUDA without bf16); saved only when there is one.
     """
 
     model: nn.Module
@@ -555,6 +557,7 @@ class TrainState:
     elapsed_s: float = 0.0
     best_acc: float = -1.0
     bad_epochs: int = 0
+    scaler: Any = None
 
 
 _TRAIN_STATE_KIND = "visionkit-train-state"
@@ -581,11 +584,14 @@ def save_train_state(path: str | os.PathLike, state: TrainState) -> None:
     tensors["generator"] = state.generator.get_state()
     tensors["torch_rng"] = torch.get_rng_state()  # dropout / stochastic depth draw from it
     groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]} for g in opt_state["param_groups"]]
-    save_checkpoint(path, tensors, dict(
+    config = dict(
         kind=_TRAIN_STATE_KIND, model=getattr(model, "visionkit_config", None), train_config=asdict(state.config),
         epoch=state.epoch, step=state.step, elapsed_s=state.elapsed_s, optimizer_groups=groups, optimizer_scalars=slots,
         history=result.history, mean=result.mean, std=result.std, best_acc=state.best_acc, bad_epochs=state.bad_epochs,
-        best_epoch=result.best_epoch))
+        best_epoch=result.best_epoch)
+    if state.scaler is not None:  # float16 only: a bf16 or float32 state is written as before
+        config["grad_scaler"] = state.scaler.state_dict()
+    save_checkpoint(path, tensors, config)
 
 
 def load_train_state(path: str | os.PathLike, state: TrainState) -> None:
@@ -621,6 +627,8 @@ def load_train_state(path: str | os.PathLike, state: TrainState) -> None:
             state.lookahead.ema[k].copy_(tensors[f"lookahead.{k}"])
     state.generator.set_state(tensors["generator"])
     torch.set_rng_state(tensors["torch_rng"])
+    if state.scaler is not None and "grad_scaler" in saved:  # older and bf16 states have none: the scaler starts afresh
+        state.scaler.load_state_dict(saved["grad_scaler"])
     state.epoch, state.step, state.elapsed_s = saved["epoch"], saved["step"], saved["elapsed_s"]
     state.best_acc, state.bad_epochs = saved["best_acc"], saved["bad_epochs"]
     state.result.history = saved["history"]

@@ -10,7 +10,8 @@ colour jitter for ``augment="strong"``: :mod:`visionkit.deep.augment`), never im
   linear decay to ``end_factor``) or ``"cosine"`` (linear warm-up, cosine to 0); with a time budget
   the schedule runs on elapsed time instead of steps;
 * label smoothing, lookahead (airbench's EMA every 5 steps), test-time flip/translate augmentation;
-* bf16 autocast on the CPU, mixed precision and channels-last on CUDA;
+* bf16 autocast on the CPU, mixed precision and channels-last on CUDA (float16 with a gradient scaler
+  where the GPU has no bf16);
 * seeding through ``seed`` only: torch's global generator is forked and restored;
 * a tqdm bar with loss and accuracy, evaluation each epoch, early stopping, checkpoints every epoch
   and resuming from one.
@@ -290,13 +291,28 @@ class _Lookahead:
             state[k].copy_(e)
 
 
-def _autocast(device: torch.device, amp: bool):
+def _autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """The dtype autocast computes in: bf16, or float16 on CUDA without bf16; None without ``amp``."""
     if not amp:
-        return torch.autocast(device.type, enabled=False)
+        return None
     if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16
+
+
+def _autocast(device: torch.device, amp: bool):
+    dtype = _autocast_dtype(device, amp)
+    if dtype is None:
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler | None:
+    """A gradient scaler where autocast falls back to float16, whose small gradients underflow to 0 (bf16 has
+    float32's range and needs none): None on the CPU, with bf16 and without ``amp``."""
+    if _autocast_dtype(device, amp) is torch.float16:
+        return torch.amp.GradScaler(device.type)
+    return None
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -469,7 +485,8 @@ def _start(model: nn.Module, run: _Run, result: TrainResult, resume_from: str | 
         sub = torch.randperm(len(run.x), generator=gen)[:5000]
         model.prepare_training(normalize(run.x[sub.to(run.device)], run.mean, run.std))
     lookahead = _Lookahead(model) if config.lookahead else None
-    state = TrainState(model, _make_optimizer(model, config), lookahead, gen, config, result)
+    state = TrainState(model, _make_optimizer(model, config), lookahead, gen, config, result,
+                       scaler=_grad_scaler(run.device, run.amp))
     if resume_from is not None and checkpoint_exists(resume_from):
         load_train_state(resume_from, state)
     run.t_start = time.perf_counter() - state.elapsed_s
@@ -538,8 +555,13 @@ def _train_step(state: TrainState, run: _Run, idx: torch.Tensor, progress: float
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    if state.scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:  # float16: the loss scaled up so that gradients do not underflow, steps with inf/nan skipped
+        state.scaler.scale(loss).backward()
+        state.scaler.step(optimizer)
+        state.scaler.update()
     state.step += 1
     if state.lookahead is not None and state.step % 5 == 0:
         # airbench: decay 0.95^5 scaled by progress^3, ending at 1 (weights = EMA)
