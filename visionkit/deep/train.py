@@ -1,4 +1,4 @@
-"""The training loop: one readable function, all hyper-parameters in one dataclass.
+"""The training loop, :func:`fit` (prepare, train an epoch, end it), all hyper-parameters in one dataclass.
 
 Data stay in memory as uint8 tensors (N, C, H, W); each batch is converted, normalised and augmented
 as a whole tensor on the training device (random crop with padding and flips, plus cutout and
@@ -14,7 +14,7 @@ colour jitter for ``augment="strong"``: :mod:`visionkit.deep.augment`), never im
   where the GPU has no bf16);
 * seeding through ``seed`` only: torch's global generator is forked and restored;
 * a tqdm bar with loss and accuracy, evaluation each epoch, early stopping, checkpoints every epoch
-  and resuming from one.
+  and resuming from one (the :class:`~visionkit.deep.checkpoint.TrainState`).
 """
 
 from __future__ import annotations
@@ -416,8 +416,9 @@ def fit(
         state = _start(model, run, result, checkpoint if resume else None)
         for epoch in range(state.epoch, config.epochs):
             stats, out_of_time = _train_one_epoch(state, run, epoch)
-            if _end_epoch(state, run, stats, last=out_of_time or epoch == config.epochs - 1, checkpoint=checkpoint,
-                          callback=callback) or out_of_time:
+            stop_early = _end_epoch(state, run, stats, last=out_of_time or epoch == config.epochs - 1,
+                                    checkpoint=checkpoint, callback=callback)
+            if stop_early or out_of_time:
                 break
         if run.best_state is not None:
             model.load_state_dict(run.best_state)
