@@ -42,6 +42,17 @@ def test_pickle_is_refused_not_loaded(tmp_path):
         load_checkpoint(tmp_path / "zip")
 
 
+def test_safetensors_header_starting_like_a_pickle_loads(tmp_path):
+    # a header of 0x?80 bytes makes the file's first byte 0x80, a pickle's protocol byte: still safetensors
+    for n in range(1, 300):
+        st, _ = save_checkpoint(tmp_path / "m", {"w" * n: torch.ones(2)}, {})
+        if st.read_bytes()[0] == 0x80:
+            break
+    assert st.read_bytes()[0] == 0x80
+    tensors, _ = load_checkpoint(tmp_path / "m")
+    assert torch.equal(tensors["w" * n], torch.ones(2))
+
+
 def test_weights_file_pth_uses_weights_only(tmp_path):
     class Boom:
         def __reduce__(self):

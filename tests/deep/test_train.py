@@ -1,5 +1,7 @@
 """The training loop: augmentation, schedules, determinism, early stopping, resuming."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -45,6 +47,14 @@ def test_augment_same_generator_same_batch():
     a = augment_batch(x, cfg, torch.Generator().manual_seed(1))
     b = augment_batch(x, cfg, torch.Generator().manual_seed(1))
     assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+def test_augmentation_lives_in_augment_and_is_reexported_by_train():
+    import visionkit.deep.augment as augment
+    import visionkit.deep.train as train
+
+    for name in ("augment_batch", "random_crop_flip", "_cutout"):
+        assert getattr(train, name) is getattr(augment, name)
 
 
 def test_lr_schedules():
@@ -136,3 +146,103 @@ def test_resume_gives_the_same_weights(tmp_path):
     sd_full, sd_res = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(sd_full[k], sd_res[k]) for k in sd_full), "resumed training differs from uninterrupted"
     assert [h["epoch"] for h in res.history] == [1, 2, 3]
+
+
+# Recorded on main (4f1624c, before fit was split into prepare / epoch / end-of-epoch) with torch 2.14.1 on an
+# AVX512 CPU, one thread: a refactor of the loop must give these very bits. Another torch or CPU may round
+# differently, so there only the losses are compared, to a tolerance.
+_FINGERPRINT_PLATFORM = ("2.14.1", "AVX512")
+_FINGERPRINT_WEIGHTS = "a6fa1b82f4a071d6bfff0dfd8c6c5d1b07f923eb733ba83bfea19ee9d62cd093"
+_FINGERPRINT_LOSSES = [0.6049094398816427, 0.2180759608745575, 0.22380528350671133]
+
+
+def test_fixed_seed_fit_matches_the_recorded_weights():
+    import hashlib
+
+    x, y = _toy(48, 32)
+    cfg = TrainConfig(epochs=3, batch_size=16, optimizer="adamw", lr=3e-3, augment="strong", lookahead=True,
+                      label_smoothing=0.1, tta=2, seed=11, amp=False)
+    model = create_model("lenet5", num_classes=2, img_size=32, seed=0)
+    res = fit(model, x, y, cfg, val=(x, y))
+    losses = [r["train_loss"] for r in res.history]
+    digest = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        digest.update(k.encode())
+        digest.update(v.contiguous().numpy().tobytes())
+    platform = (torch.__version__.split("+")[0], torch.backends.cpu.get_cpu_capability())
+    if platform == _FINGERPRINT_PLATFORM:
+        assert losses == _FINGERPRINT_LOSSES
+        assert digest.hexdigest() == _FINGERPRINT_WEIGHTS
+    else:
+        assert losses == pytest.approx(_FINGERPRINT_LOSSES, rel=1e-3)
+
+
+def test_train_state_round_trip_and_refusals(tmp_path):
+    from visionkit.deep.checkpoint import TrainState, load_train_state, save_checkpoint, save_train_state
+    from visionkit.deep.train import TrainResult, _make_optimizer
+
+    x, y = _toy(32, 8)
+    cfg = TrainConfig(epochs=2, batch_size=16, optimizer="adamw", lr=1e-3, seed=1, amp=False)
+    model = create_model("resnet20", num_classes=2, seed=0)
+    fit(model, x, y, cfg, checkpoint=tmp_path / "s")
+    fresh = create_model("resnet20", num_classes=2, seed=1)
+    st = TrainState(fresh, _make_optimizer(fresh, cfg), None, torch.Generator(), cfg, TrainResult())
+    load_train_state(tmp_path / "s", st)
+    assert (st.epoch, st.step, st.best_acc, st.bad_epochs) == (2, 4, -1.0, 0)
+    assert [h["epoch"] for h in st.result.history] == [1, 2]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in fresh.state_dict().items())
+    save_train_state(tmp_path / "again", st)  # what was loaded saves again
+    with pytest.raises(VisionkitError, match="other training options"):
+        load_train_state(tmp_path / "again", TrainState(fresh, st.optimizer, None, torch.Generator(),
+                                                        TrainConfig(epochs=3), TrainResult()))
+    save_checkpoint(tmp_path / "model", fresh.state_dict(), {"kind": "visionkit-deep-classifier"})
+    with pytest.raises(VisionkitError, match="not a training-state checkpoint"):
+        load_train_state(tmp_path / "model", st)
+
+
+def test_grad_scaler_only_where_autocast_falls_back_to_float16(monkeypatch):
+    from visionkit.deep.train import _autocast_dtype, _grad_scaler
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert _autocast_dtype(cpu, True) is torch.bfloat16 and _grad_scaler(cpu, True) is None
+    assert _autocast_dtype(cpu, False) is None and _grad_scaler(cpu, False) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert _autocast_dtype(cuda, True) is torch.bfloat16 and _grad_scaler(cuda, True) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert _autocast_dtype(cuda, True) is torch.float16
+    assert _grad_scaler(cuda, False) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "CUDA is not available, disabling" on a machine without a GPU
+        scaler = _grad_scaler(cuda, True)
+    assert isinstance(scaler, torch.amp.GradScaler)
+
+
+def test_float16_training_steps_through_the_scaler_and_resumes_it(monkeypatch, tmp_path):
+    # the CUDA-without-bf16 path, on the CPU: autocast in float16 there too, so fit takes a GradScaler("cpu")
+    import visionkit.deep.train as train
+    from visionkit.deep.checkpoint import load_checkpoint
+
+    monkeypatch.setattr(train, "_autocast_dtype", lambda device, amp: torch.float16 if amp else None)
+    steps = []
+    real = torch.amp.GradScaler.step
+    monkeypatch.setattr(torch.amp.GradScaler, "step", lambda self, opt, *a, **k: steps.append(self.get_scale()) or real(self, opt, *a, **k))
+    x, y = _toy(32, 8)
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=0, amp=True, channels_last=False)
+    res = fit(create_model("resnet20", num_classes=2, seed=0), x, y, cfg, checkpoint=tmp_path / "s")
+    assert len(steps) == 4 and all(np.isfinite([h["train_loss"] for h in res.history]))
+    saved = load_checkpoint(tmp_path / "s")[1]["grad_scaler"]
+    assert 0 < saved["scale"] <= 65536.0 and saved["growth_interval"] == 2000
+    # resuming restores the scaler's state (here a scale no fresh scaler has)
+    from visionkit.deep.checkpoint import TrainState, load_train_state, save_train_state
+
+    model = create_model("resnet20", num_classes=2)
+    state = TrainState(model, train._make_optimizer(model, cfg), None, torch.Generator(), cfg, train.TrainResult(),
+                       scaler=torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=7))
+    save_train_state(tmp_path / "s2", state)
+    state.scaler = torch.amp.GradScaler("cpu")
+    load_train_state(tmp_path / "s2", state)
+    assert state.scaler.get_scale() == 1024.0 and state.scaler.get_growth_interval() == 7
+    # float32 and bf16 states carry no scaler: their files are as before
+    fit(create_model("resnet20", num_classes=2, seed=0), x, y, TrainConfig(epochs=1, batch_size=16, amp=False),
+        checkpoint=tmp_path / "f")
+    assert "grad_scaler" not in load_checkpoint(tmp_path / "f")[1]

@@ -13,14 +13,18 @@ import json
 import math
 import os
 import struct
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from .._atomic import atomic_write
 from .._validate import VisionkitError
+
+if TYPE_CHECKING:
+    from .train import TrainConfig, TrainResult
 
 __all__ = [
     "save_checkpoint",
@@ -32,6 +36,10 @@ __all__ = [
     "read_checkpoint_config",
     "read_safetensors_header",
     "check_tensor_shapes",
+    "checkpoint_exists",
+    "TrainState",
+    "save_train_state",
+    "load_train_state",
     "MAX_CONFIG_BYTES",
     "MAX_CONFIG_DEPTH",
 ]
@@ -60,6 +68,11 @@ def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     p = Path(path)
     stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
     return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def checkpoint_exists(path: str | os.PathLike) -> bool:
+    """Whether both files of the checkpoint ``path`` exist."""
+    return all(p.is_file() for p in checkpoint_paths(path))
 
 
 def is_safetensors_file(path: str | os.PathLike) -> bool:
@@ -125,8 +138,10 @@ def _checkpoint_files(path: str | os.PathLike) -> tuple[Path, Path]:
     for p in (st_path, js_path):
         if not p.is_file():
             raise VisionkitError(f"checkpoint: expected {str(p)!r} (a visionkit checkpoint is STEM.safetensors + STEM.json), it does not exist")
-    kind = _pickle_kind(st_path)
-    if kind is not None or not is_safetensors_file(st_path):
+    # a safetensors header length may start with byte 0x80 (2688 bytes, say), as a pickle does: look for one only
+    # in a file that is not safetensors
+    if not is_safetensors_file(st_path):
+        kind = _pickle_kind(st_path)
         raise VisionkitError(f"checkpoint: refusing to load {str(st_path)!r}: it is {kind or 'not a safetensors file'}. "
                              "visionkit loads only safetensors (pickles can run arbitrary code)")
     return st_path, js_path
@@ -493,3 +508,128 @@ def load_pretrained(model: nn.Module, weights: str | os.PathLike | dict[str, tor
             skipped.append(k)
     model.load_state_dict({**own, **kept})
     return skipped
+
+
+# ------------------------------------------------------------------- the training state of fit (resuming)
+
+
+@dataclass
+class TrainState:
+    """What :func:`~visionkit.deep.train.fit` carries from one epoch to the next, and saves to resume.
+
+    The model, optimiser, lookahead and generator are updated in place by training and by
+    :func:`load_train_state`; the counters are those after ``epoch`` completed epochs.
+
+    Attributes
+    ----------
+    model : nn.Module
+    optimizer : torch.optim.Optimizer
+    lookahead : object or None
+        airbench's lookahead; its ``ema`` dict of tensors is saved.
+    generator : torch.Generator
+        Draws batch order and augmentation.
+    config : TrainConfig
+        A resumed checkpoint must have been written with the same options.
+    result : TrainResult
+        Its ``history``, ``mean``, ``std`` and ``best_epoch`` are saved (and the history and best epoch restored).
+    epoch : int
+        Completed epochs.
+    step : int
+        Optimiser steps taken.
+    elapsed_s : float
+        Training seconds so far (evaluation not counted).
+    best_acc : float
+        The best validation accuracy so far (-1: none yet).
+    bad_epochs : int
+        Epochs since it last improved (early stopping).
+    scaler : torch.amp.GradScaler or None
+        The gradient scaler of float16 training (CUDA without bf16); saved only when there is one.
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    lookahead: Any
+    generator: torch.Generator
+    config: "TrainConfig"
+    result: "TrainResult"
+    epoch: int = 0
+    step: int = 0
+    elapsed_s: float = 0.0
+    best_acc: float = -1.0
+    bad_epochs: int = 0
+    scaler: Any = None
+
+
+_TRAIN_STATE_KIND = "visionkit-train-state"
+
+
+def save_train_state(path: str | os.PathLike, state: TrainState) -> None:
+    """Write ``state`` as a checkpoint (``kind="visionkit-train-state"``) that :func:`load_train_state` resumes.
+
+    The tensors (model, optimiser slots, lookahead EMA, generator and torch RNG states) go to the
+    safetensors file, the rest (options, counters, history, optimiser groups and scalar slots) to the JSON.
+    """
+    model, result = state.model, state.result
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_state = state.optimizer.state_dict()
+    slots = {}
+    for pid, st in opt_state["state"].items():
+        for key, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"optim.{pid}.{key}"] = v
+            else:
+                slots[f"{pid}.{key}"] = v
+    if state.lookahead is not None:
+        tensors.update({f"lookahead.{k}": v for k, v in state.lookahead.ema.items()})
+    tensors["generator"] = state.generator.get_state()
+    tensors["torch_rng"] = torch.get_rng_state()  # dropout / stochastic depth draw from it
+    groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]} for g in opt_state["param_groups"]]
+    config = dict(
+        kind=_TRAIN_STATE_KIND, model=getattr(model, "visionkit_config", None), train_config=asdict(state.config),
+        epoch=state.epoch, step=state.step, elapsed_s=state.elapsed_s, optimizer_groups=groups, optimizer_scalars=slots,
+        history=result.history, mean=result.mean, std=result.std, best_acc=state.best_acc, bad_epochs=state.bad_epochs,
+        best_epoch=result.best_epoch)
+    if state.scaler is not None:  # float16 only: a bf16 or float32 state is written as before
+        config["grad_scaler"] = state.scaler.state_dict()
+    save_checkpoint(path, tensors, config)
+
+
+def load_train_state(path: str | os.PathLike, state: TrainState) -> None:
+    """Restore ``state`` (built for the same model and options) from a checkpoint of :func:`save_train_state`.
+
+    The model, optimiser, lookahead, generator and torch's global RNG are loaded in place; the
+    counters, ``result.history`` and ``result.best_epoch`` are set.
+
+    Raises
+    ------
+    VisionkitError
+        The checkpoint is not a training state, or was written with other training options.
+    """
+    tensors, saved = load_checkpoint(path)
+    if saved.get("kind") != _TRAIN_STATE_KIND:
+        raise VisionkitError(f"resume: {str(path)!r} is not a training-state checkpoint (kind={saved.get('kind')!r})")
+    config = asdict(state.config)
+    if saved["train_config"] != config:
+        diff = {k: (saved["train_config"].get(k), v) for k, v in config.items() if saved["train_config"].get(k) != v}
+        raise VisionkitError(f"resume: the checkpoint was written with other training options {diff} (saved, now)")
+    state.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt_state: dict[str, Any] = {"state": {}, "param_groups": saved["optimizer_groups"]}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, key = k.split(".", 2)
+            opt_state["state"].setdefault(int(pid), {})[key] = v
+    for k, v in saved["optimizer_scalars"].items():
+        pid, key = k.split(".", 1)
+        opt_state["state"].setdefault(int(pid), {})[key] = v
+    state.optimizer.load_state_dict(opt_state)
+    if state.lookahead is not None:
+        for k in state.lookahead.ema:
+            state.lookahead.ema[k].copy_(tensors[f"lookahead.{k}"])
+    state.generator.set_state(tensors["generator"])
+    torch.set_rng_state(tensors["torch_rng"])
+    if state.scaler is not None and "grad_scaler" in saved:  # older and bf16 states have none: the scaler starts afresh
+        state.scaler.load_state_dict(saved["grad_scaler"])
+    state.epoch, state.step, state.elapsed_s = saved["epoch"], saved["step"], saved["elapsed_s"]
+    state.best_acc, state.bad_epochs = saved["best_acc"], saved["bad_epochs"]
+    state.result.history = saved["history"]
+    state.result.best_epoch = saved["best_epoch"]

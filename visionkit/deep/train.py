@@ -1,8 +1,8 @@
-"""The training loop: one readable function, all hyper-parameters in one dataclass.
+"""The training loop, :func:`fit` (prepare, train an epoch, end it), all hyper-parameters in one dataclass.
 
 Data stay in memory as uint8 tensors (N, C, H, W); each batch is converted, normalised and augmented
 as a whole tensor on the training device (random crop with padding and flips, plus cutout and
-colour jitter for ``augment="strong"``), never image by image through PIL.
+colour jitter for ``augment="strong"``: :mod:`visionkit.deep.augment`), never image by image through PIL.
 
 * optimisers: SGD with Nesterov momentum, or AdamW; biases and norm parameters can get their own
   learning-rate scale (airbench's 64x on BN shifts) and no weight decay;
@@ -10,10 +10,11 @@ colour jitter for ``augment="strong"``), never image by image through PIL.
   linear decay to ``end_factor``) or ``"cosine"`` (linear warm-up, cosine to 0); with a time budget
   the schedule runs on elapsed time instead of steps;
 * label smoothing, lookahead (airbench's EMA every 5 steps), test-time flip/translate augmentation;
-* bf16 autocast on the CPU, mixed precision and channels-last on CUDA;
+* bf16 autocast on the CPU, mixed precision and channels-last on CUDA (float16 with a gradient scaler
+  where the GPU has no bf16);
 * seeding through ``seed`` only: torch's global generator is forked and restored;
 * a tqdm bar with loss and accuracy, evaluation each epoch, early stopping, checkpoints every epoch
-  and resuming from one.
+  and resuming from one (the :class:`~visionkit.deep.checkpoint.TrainState`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import VisionkitError, describe
+from .augment import _cutout, augment_batch, random_crop_flip  # noqa: F401  (re-exported)
+from .checkpoint import TrainState, checkpoint_exists, load_train_state, save_train_state
 
 __all__ = [
     "TrainConfig",
@@ -217,65 +220,6 @@ def normalize(images: torch.Tensor, mean: list[float], std: list[float]) -> torc
     return (images.float() / 255 - m) / s
 
 
-def random_crop_flip(x: torch.Tensor, *, pad: int, generator: torch.Generator, flip: bool = True,
-                     pad_mode: str = "reflect") -> torch.Tensor:
-    """Random ``pad``-pixel translation (crop of the padded batch) and horizontal flip, per image.
-
-    Parameters
-    ----------
-    x : Tensor, shape (B, C, H, W), float
-    pad : int
-    generator : torch.Generator
-        On the CPU; draws the shifts and flips.
-
-    Returns
-    -------
-    Tensor, shape (B, C, H, W)
-    """
-    b, c, h, w = x.shape
-    if pad > 0:
-        xp = F.pad(x, (pad,) * 4, mode=pad_mode)
-        dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
-        rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])  # (B, H)
-        cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])  # (B, W)
-        xp = xp.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
-        x = xp.gather(3, cols[:, None, None, :].expand(b, c, h, w))
-    if flip:
-        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-        x = torch.where(mask[:, None, None, None], x.flip(3), x)
-    return x
-
-
-def _cutout(x: torch.Tensor, generator: torch.Generator, frac: float = 0.5) -> torch.Tensor:
-    """Zero one random square of side ``frac * H`` per image (random erasing / cutout)."""
-    b, _, h, w = x.shape
-    s = max(1, int(round(frac * min(h, w))))
-    cy = torch.randint(0, h, (b,), generator=generator).to(x.device)
-    cx = torch.randint(0, w, (b,), generator=generator).to(x.device)
-    ys = torch.arange(h, device=x.device)[None, :]
-    xs = torch.arange(w, device=x.device)[None, :]
-    in_y = ((ys - cy[:, None] + s // 2) >= 0) & ((ys - cy[:, None] + s // 2) < s)
-    in_x = ((xs - cx[:, None] + s // 2) >= 0) & ((xs - cx[:, None] + s // 2) < s)
-    box = in_y[:, :, None] & in_x[:, None, :]
-    return x.masked_fill(box[:, None], 0.0)
-
-
-def augment_batch(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
-    """Apply ``config.augment`` to a normalised float batch (B, C, H, W)."""
-    if config.augment == "none":
-        return x
-    x = random_crop_flip(x, pad=config.pad, generator=generator, pad_mode=config.pad_mode)
-    if config.augment == "strong":
-        b = x.shape[0]
-        # brightness / contrast jitter (on normalised values: a shift and a scale), then cutout
-        scale = 1 + 0.4 * (torch.rand(b, 1, 1, 1, generator=generator) - 0.5)
-        shift = 0.4 * (torch.rand(b, 1, 1, 1, generator=generator) - 0.5)
-        x = x * scale.to(x.device) + shift.to(x.device)
-        x = _cutout(x, generator)
-    return x
-
-
 def lr_factor(progress: float, config: TrainConfig) -> float:
     """The learning-rate multiplier at ``progress`` in [0, 1] of training."""
     p = min(max(progress, 0.0), 1.0)
@@ -347,13 +291,28 @@ class _Lookahead:
             state[k].copy_(e)
 
 
-def _autocast(device: torch.device, amp: bool):
+def _autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """The dtype autocast computes in: bf16, or float16 on CUDA without bf16; None without ``amp``."""
     if not amp:
-        return torch.autocast(device.type, enabled=False)
+        return None
     if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16
+
+
+def _autocast(device: torch.device, amp: bool):
+    dtype = _autocast_dtype(device, amp)
+    if dtype is None:
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler | None:
+    """A gradient scaler where autocast falls back to float16, whose small gradients underflow to 0 (bf16 has
+    float32's range and needs none): None on the CPU, with bf16 and without ``amp``."""
+    if _autocast_dtype(device, amp) is torch.float16:
+        return torch.amp.GradScaler(device.type)
+    return None
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -450,9 +409,50 @@ def fit(
     -------
     TrainResult
     """
-    from tqdm.auto import tqdm
-
     config = config or TrainConfig()
+    run = _prepare(model, images, labels, config, val, mean, std)
+    result = TrainResult(mean=list(run.mean), std=list(run.std))
+    with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+        state = _start(model, run, result, checkpoint if resume else None)
+        for epoch in range(state.epoch, config.epochs):
+            stats, out_of_time = _train_one_epoch(state, run, epoch)
+            stop_early = _end_epoch(state, run, stats, last=out_of_time or epoch == config.epochs - 1,
+                                    checkpoint=checkpoint, callback=callback)
+            if stop_early or out_of_time:
+                break
+        if run.best_state is not None:
+            model.load_state_dict(run.best_state)
+    result.epochs_run = len(result.history)
+    result.train_time_s = result.history[-1]["time_s"] if result.history else 0.0
+    model.eval()
+    return result
+
+
+@dataclass
+class _Run:
+    """What one :func:`fit` trains with besides its :class:`TrainState`: the data on the device, the
+    precision, the schedule's length, and the clocks and best weights of this call (never saved)."""
+
+    config: TrainConfig
+    x: torch.Tensor
+    y: torch.Tensor
+    val: tuple[torch.Tensor, torch.Tensor] | None
+    mean: list[float]
+    std: list[float]
+    device: torch.device
+    amp: bool
+    channels_last: bool
+    steps_per_epoch: int
+    total_steps: int
+    t_start: float = 0.0  # perf_counter() when training started, moved on by the time spent evaluating
+    cpu_start: float = 0.0
+    factor: float = 1.0  # the learning-rate factor of the last step
+    best_state: dict[str, torch.Tensor] | None = None  # for early stopping
+
+
+def _prepare(model: nn.Module, images: Any, labels: Any, config: TrainConfig, val: tuple[Any, Any] | None,
+             mean: list[float] | None, std: list[float] | None) -> _Run:
+    """Check and convert the data, choose device and precision, move model and data to the device."""
     x_all = to_tensor_images(images)
     y_all = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if y_all.ndim != 1 or len(y_all) != len(x_all):
@@ -468,174 +468,147 @@ def fit(
     channels_last = (device.type == "cuda" or amp) if config.channels_last is None else config.channels_last
     if mean is None or std is None:
         mean, std = channel_stats(x_all)
-    result = TrainResult(mean=list(mean), std=list(std))
-
-    n = len(x_all)
-    steps_per_epoch = max(1, n // config.batch_size)  # the last partial batch is dropped (BN-safe)
-    total_steps = steps_per_epoch * config.epochs
+    steps_per_epoch = max(1, len(x_all) // config.batch_size)  # the last partial batch is dropped (BN-safe)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    x_dev, y_dev = x_all.to(device), y_all.to(device)
-
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
-        gen = torch.Generator().manual_seed(config.seed)
-        if hasattr(model, "prepare_training"):
-            sub = torch.randperm(n, generator=gen)[:5000]
-            model.prepare_training(normalize(x_dev[sub.to(device)], mean, std))
-        optimizer = _make_optimizer(model, config)
-        lookahead = _Lookahead(model) if config.lookahead else None
-        start_epoch, step, elapsed = 0, 0, 0.0
-        best_acc, best_state, bad_epochs = -1.0, None, 0
-
-        if resume and checkpoint is not None and _exists(checkpoint):
-            start_epoch, step, elapsed, state = _load_train_state(checkpoint, model, optimizer, lookahead, gen, config)
-            result.history = state["history"]
-            best_acc, bad_epochs = state["best_acc"], state["bad_epochs"]
-            result.best_epoch = state["best_epoch"]
-
-        t_start = time.perf_counter() - elapsed
-        factor = lr_factor(step / total_steps, config)
-        cpu_start = time.process_time()  # CPU seconds of this process (all threads): shows contention
-        for epoch in range(start_epoch, config.epochs):
-            if hasattr(model, "on_train_epoch"):
-                model.on_train_epoch(epoch)
-            model.train()
-            if config.freeze_norm:
-                for m in model.modules():
-                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                        m.eval()
-            order = torch.randperm(n, generator=gen).to(device)
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
-                       leave=False, dynamic_ncols=True)
-            loss_sum = correct = seen = 0.0
-            out_of_time = False
-            for i in bar:
-                progress = step / total_steps
-                if config.time_budget_s is not None:
-                    progress = max(progress, (time.perf_counter() - t_start) / config.time_budget_s)
-                    if progress >= 1:
-                        out_of_time = True
-                        break
-                factor = lr_factor(progress, config)
-                for g in optimizer.param_groups:
-                    g["lr"] = g["base_lr"] * factor
-                idx = order[i * config.batch_size:(i + 1) * config.batch_size]
-                x = augment_batch(normalize(x_dev[idx], mean, std), config, gen)
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                y = y_dev[idx]
-                with _autocast(device, amp):
-                    logits = model(x)
-                    loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                if lookahead is not None and step % 5 == 0:
-                    # airbench: decay 0.95^5 scaled by progress^3, ending at 1 (weights = EMA)
-                    lookahead.update(model, 0.95 ** 5 * min(progress, 1.0) ** 3)
-                loss_sum += loss.item() * len(y)
-                correct += (logits.argmax(1) == y).sum().item()
-                seen += len(y)
-                if config.progress and i % 5 == 0:
-                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{factor * config.lr:.3g}")
-            bar.close()
-            last = out_of_time or epoch == config.epochs - 1
-            if lookahead is not None and last:
-                lookahead.update(model, 1.0)
-            elapsed = time.perf_counter() - t_start
-            record = dict(epoch=epoch + 1, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
-                          time_s=elapsed, cpu_s=time.process_time() - cpu_start, lr=factor * config.lr, steps=step)
-            if val is not None:
-                t_eval = time.perf_counter()
-                ev = evaluate(model, val[0], val[1], mean, std, tta=config.tta if last else 0, device=device, amp=amp,
-                              batch_size=config.eval_batch_size)
-                record.update(val_acc=ev["acc"], val_loss=ev["loss"], eval_s=time.perf_counter() - t_eval)
-                t_start += time.perf_counter() - t_eval  # evaluation does not count as training time
-                if ev["acc"] > best_acc:
-                    best_acc, bad_epochs, result.best_epoch = ev["acc"], 0, epoch + 1
-                    if config.patience is not None:
-                        best_state = copy.deepcopy(model.state_dict())
-                else:
-                    bad_epochs += 1
-            result.history.append(record)
-            if config.progress:
-                tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-            if callback is not None:
-                callback(record)
-            if checkpoint is not None:
-                _save_train_state(checkpoint, model, optimizer, lookahead, gen, config, epoch + 1, step, elapsed, result,
-                                  best_acc, bad_epochs)
-            if config.patience is not None and bad_epochs >= config.patience:
-                result.stopped_early = True
-                break
-            if out_of_time:
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-    result.epochs_run = len(result.history)
-    result.train_time_s = result.history[-1]["time_s"] if result.history else 0.0
-    model.eval()
-    return result
+    return _Run(config, x_all.to(device), y_all.to(device), val, list(mean), list(std), device, amp, channels_last,
+                steps_per_epoch, steps_per_epoch * config.epochs)
 
 
-# ---------------------------------------------------------------------------------- resume state
+def _start(model: nn.Module, run: _Run, result: TrainResult, resume_from: str | Path | None) -> TrainState:
+    """Seed, let the model prepare (airbench's whitening), build the optimiser, resume if there is a checkpoint;
+    starts the clocks. Runs inside fit's forked RNG."""
+    config = run.config
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    if hasattr(model, "prepare_training"):
+        sub = torch.randperm(len(run.x), generator=gen)[:5000]
+        model.prepare_training(normalize(run.x[sub.to(run.device)], run.mean, run.std))
+    lookahead = _Lookahead(model) if config.lookahead else None
+    state = TrainState(model, _make_optimizer(model, config), lookahead, gen, config, result,
+                       scaler=_grad_scaler(run.device, run.amp))
+    if resume_from is not None and checkpoint_exists(resume_from):
+        load_train_state(resume_from, state)
+    run.t_start = time.perf_counter() - state.elapsed_s
+    run.factor = lr_factor(state.step / run.total_steps, config)
+    run.cpu_start = time.process_time()  # CPU seconds of this process (all threads): shows contention
+    return state
 
 
-def _exists(checkpoint: str | Path) -> bool:
-    from .checkpoint import checkpoint_paths
-
-    return all(p.is_file() for p in checkpoint_paths(checkpoint))
-
-
-def _save_train_state(path, model, optimizer, lookahead, gen, config, epoch, step, elapsed, result, best_acc, bad_epochs) -> None:
-    from .checkpoint import save_checkpoint
-
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt_state = optimizer.state_dict()
-    slots = {}
-    for pid, st in opt_state["state"].items():
-        for key, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"optim.{pid}.{key}"] = v
-            else:
-                slots[f"{pid}.{key}"] = v
-    if lookahead is not None:
-        tensors.update({f"lookahead.{k}": v for k, v in lookahead.ema.items()})
-    tensors["generator"] = gen.get_state()
-    tensors["torch_rng"] = torch.get_rng_state()  # dropout / stochastic depth draw from it
-    groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]} for g in opt_state["param_groups"]]
-    save_checkpoint(path, tensors, dict(
-        kind="visionkit-train-state", model=getattr(model, "visionkit_config", None), train_config=asdict(config),
-        epoch=epoch, step=step, elapsed_s=elapsed, optimizer_groups=groups, optimizer_scalars=slots,
-        history=result.history, mean=result.mean, std=result.std, best_acc=best_acc, bad_epochs=bad_epochs,
-        best_epoch=result.best_epoch))
+def _train_mode(model: nn.Module, freeze_norm: bool) -> None:
+    model.train()
+    if freeze_norm:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
 
-def _load_train_state(path, model, optimizer, lookahead, gen, config):
-    from .checkpoint import load_checkpoint
+def _train_one_epoch(state: TrainState, run: _Run, epoch: int) -> tuple[tuple[float, float, float], bool]:
+    """One pass over a fresh permutation of the training set: ``((loss sum, correct, seen), out_of_time)``."""
+    from tqdm.auto import tqdm
 
-    tensors, state = load_checkpoint(path)
-    if state.get("kind") != "visionkit-train-state":
-        raise VisionkitError(f"resume: {str(path)!r} is not a training-state checkpoint (kind={state.get('kind')!r})")
-    if state["train_config"] != asdict(config):
-        diff = {k: (state["train_config"].get(k), v) for k, v in asdict(config).items() if state["train_config"].get(k) != v}
-        raise VisionkitError(f"resume: the checkpoint was written with other training options {diff} (saved, now)")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    opt_state: dict[str, Any] = {"state": {}, "param_groups": state["optimizer_groups"]}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            _, pid, key = k.split(".", 2)
-            opt_state["state"].setdefault(int(pid), {})[key] = v
-    for k, v in state["optimizer_scalars"].items():
-        pid, key = k.split(".", 1)
-        opt_state["state"].setdefault(int(pid), {})[key] = v
-    optimizer.load_state_dict(opt_state)
-    if lookahead is not None:
-        for k in lookahead.ema:
-            lookahead.ema[k].copy_(tensors[f"lookahead.{k}"])
-    gen.set_state(tensors["generator"])
-    torch.set_rng_state(tensors["torch_rng"])
-    return state["epoch"], state["step"], state["elapsed_s"], state
+    model, config = state.model, run.config
+    if hasattr(model, "on_train_epoch"):
+        model.on_train_epoch(epoch)
+    _train_mode(model, config.freeze_norm)
+    order = torch.randperm(len(run.x), generator=state.generator).to(run.device)
+    bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
+               leave=False, dynamic_ncols=True)
+    loss_sum = correct = seen = 0.0
+    out_of_time = False
+    for i in bar:
+        progress = _progress(state, run)
+        if config.time_budget_s is not None and progress >= 1:
+            out_of_time = True
+            break
+        idx = order[i * config.batch_size:(i + 1) * config.batch_size]
+        loss, logits = _train_step(state, run, idx, progress)
+        y = run.y[idx]
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        if config.progress and i % 5 == 0:
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{run.factor * config.lr:.3g}")
+    bar.close()
+    return (loss_sum, correct, seen), out_of_time
+
+
+def _progress(state: TrainState, run: _Run) -> float:
+    """The fraction of training done: of the steps, or of the time budget if that is further on."""
+    progress = state.step / run.total_steps
+    if run.config.time_budget_s is not None:
+        progress = max(progress, (time.perf_counter() - run.t_start) / run.config.time_budget_s)
+    return progress
+
+
+def _train_step(state: TrainState, run: _Run, idx: torch.Tensor, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on the batch ``idx`` at ``progress`` of the schedule: ``(loss, logits)``."""
+    config, model, optimizer = run.config, state.model, state.optimizer
+    run.factor = lr_factor(progress, config)
+    for g in optimizer.param_groups:
+        g["lr"] = g["base_lr"] * run.factor
+    x = augment_batch(normalize(run.x[idx], run.mean, run.std), config, state.generator)
+    if run.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = run.y[idx]
+    with _autocast(run.device, run.amp):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    if state.scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:  # float16: the loss scaled up so that gradients do not underflow, steps with inf/nan skipped
+        state.scaler.scale(loss).backward()
+        state.scaler.step(optimizer)
+        state.scaler.update()
+    state.step += 1
+    if state.lookahead is not None and state.step % 5 == 0:
+        # airbench: decay 0.95^5 scaled by progress^3, ending at 1 (weights = EMA)
+        state.lookahead.update(model, 0.95 ** 5 * min(progress, 1.0) ** 3)
+    return loss, logits
+
+
+def _end_epoch(state: TrainState, run: _Run, stats: tuple[float, float, float], *, last: bool,
+               checkpoint: str | Path | None, callback: Callable[[dict[str, float]], None] | None) -> bool:
+    """Close an epoch: final lookahead, the record (with evaluation), callback, checkpoint; whether to stop early."""
+    from tqdm.auto import tqdm
+
+    config, model, result = run.config, state.model, state.result
+    if state.lookahead is not None and last:
+        state.lookahead.update(model, 1.0)
+    loss_sum, correct, seen = stats
+    state.epoch, state.elapsed_s = state.epoch + 1, time.perf_counter() - run.t_start
+    record = dict(epoch=state.epoch, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
+                  time_s=state.elapsed_s, cpu_s=time.process_time() - run.cpu_start, lr=run.factor * config.lr,
+                  steps=state.step)
+    if run.val is not None:
+        record.update(_validate(state, run, last))
+    result.history.append(record)
+    if config.progress:
+        tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+    if callback is not None:
+        callback(record)
+    if checkpoint is not None:
+        save_train_state(checkpoint, state)
+    result.stopped_early = config.patience is not None and state.bad_epochs >= config.patience
+    return result.stopped_early
+
+
+def _validate(state: TrainState, run: _Run, last: bool) -> dict[str, float]:
+    """Evaluate on the validation set (test-time augmentation at the last epoch), not counted as training
+    time; track the best accuracy (and, for early stopping, the best weights)."""
+    config = run.config
+    t_eval = time.perf_counter()
+    ev = evaluate(state.model, run.val[0], run.val[1], run.mean, run.std, tta=config.tta if last else 0,
+                  device=run.device, amp=run.amp, batch_size=config.eval_batch_size)
+    eval_s = time.perf_counter() - t_eval
+    run.t_start += time.perf_counter() - t_eval  # evaluation does not count as training time
+    if ev["acc"] > state.best_acc:
+        state.best_acc, state.bad_epochs, state.result.best_epoch = ev["acc"], 0, state.epoch
+        if config.patience is not None:
+            run.best_state = copy.deepcopy(state.model.state_dict())
+    else:
+        state.bad_epochs += 1
+    return dict(val_acc=ev["acc"], val_loss=ev["loss"], eval_s=eval_s)
