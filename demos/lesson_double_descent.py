@@ -22,9 +22,14 @@ from visionkit.lessons.double_descent import digits_double_descent, fashion_mnis
 parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--quick", action="store_true", help="digits only, fewer sizes (for CI)")
 parser.add_argument("--out", default="out", help="folder for the figures (default: out/)")
-parser.add_argument("--fashion-mnist", default="/work/shared/datasets/FashionMNIST",
-                    help="folder with the Fashion-MNIST IDX files (skipped when absent)")
+parser.add_argument("--fashion-mnist", default=None,
+                    help="folder with the Fashion-MNIST IDX files (default: searched like `visionkit compare --data "
+                         "fashion-mnist`: $VISIONKIT_DATA, ../shared/datasets, ~/.cache/visionkit/data; skipped when absent)")
 args, _ = parser.parse_known_args()
+if args.fashion_mnist is None:  # the harness's data search, not a machine-specific path
+    from visionkit.bench.specs import _candidate_roots
+
+    args.fashion_mnist = next((str(r) for r in _candidate_roots("FashionMNIST") if r.is_dir()), "")
 OUT = Path(args.out)
 OUT.mkdir(parents=True, exist_ok=True)
 threadpool_limits(1)  # small problems: one BLAS thread is much faster than two on a shared machine
