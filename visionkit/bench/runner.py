@@ -229,32 +229,6 @@ def _check_seed(seed: Any) -> int:
     return int(seed)
 
 
-def valid_params(name: str) -> set[str] | None:
-    """The parameter names the method ``name`` accepts; None when it cannot tell (a factory of ``**params``
-    whose object has no ``get_params``).
-
-    Read from the factory's signature; a factory that takes ``**params`` is built once with its defaults
-    (estimators only store their arguments) and asked for ``get_params()``.
-    """
-    import inspect
-
-    spec = registry.get_spec(name)
-    try:
-        sig = inspect.signature(spec.factory)
-    except (TypeError, ValueError):
-        return None
-    named = {k for k, p in sig.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return named
-    try:
-        built = registry.create(name)
-    except Exception:
-        return None
-    if not hasattr(built, "get_params"):
-        return None
-    return named | set(built.get_params(deep=False))
-
-
 def _check_method_params(methods: list[str], method_params: Any) -> dict[str, dict]:
     """``method_params`` checked: registered methods (ones not run are allowed: presets set several),
     parameter names each method accepts."""
@@ -268,7 +242,8 @@ def _check_method_params(methods: list[str], method_params: Any) -> dict[str, di
             raise VisionkitError(f"method_params[{name!r}]: expected a dict of parameter names to values, got {type(params).__name__}")
         if "random_state" in params:
             raise VisionkitError(f"method_params[{name!r}]: random_state is set from the seeds; pass seeds=[...] instead")
-        valid = valid_params(name)
+        listed = registry.valid_params(name)  # the registry's one reading of a method's parameters
+        valid = set(listed) if listed is not None else None
         unknown = sorted(set(params) - valid) if valid is not None else []
         if unknown:
             raise VisionkitError(f"method_params[{name!r}]: unknown parameter(s) {', '.join(map(repr, unknown))}; "
