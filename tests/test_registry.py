@@ -83,8 +83,9 @@ def test_resolved_params_record_defaults_and_overrides():
 
 
 def test_model_of_each_network():
-    assert registry.model_of("resnet") == "resnet20"
+    assert registry.model_of("resnet") == "resnet20 (photos: resnet18)"
     assert registry.model_of("lenet") == "lenet5"
-    assert registry.model_of("cnn-features-svm") == "resnet20"
+    assert registry.model_of("efficientnet") == "efficientnet_b0"
+    assert registry.model_of("cnn-features-svm") == "resnet20 (photos: resnet18)"
     assert registry.model_of("pretrained-features-svm") == "efficientnet_lite0"
     assert registry.model_of("hog-svm") is None

@@ -263,12 +263,18 @@ def resolved_params(method: Any) -> dict[str, Any]:
         config = getattr(owner, "train_config_", None)
         if isinstance(config, dict):
             out["train_config"] = _jsonable(config)
+            # what was built and how long it trained (the photo recipe may have replaced the defaults)
+            for attr in ("model_name_", "img_size_", "train_steps_"):
+                if getattr(owner, attr, None) is not None:
+                    out[attr.rstrip("_")] = _jsonable(getattr(owner, attr))
             break
     return out
 
 
 def model_of(name: str) -> str | None:
-    """The network a method builds (``"resnet"`` -> ``"resnet20"``), or ``None`` for methods without one."""
+    """The network a method builds (``"resnet"`` -> ``"resnet20"``), or ``None`` for methods without one.
+
+    A method with a different network for photos says so: ``"resnet20 (photos: resnet18)"``."""
     spec = get_spec(name)
     if spec.family == "classical":
         return None
@@ -281,5 +287,10 @@ def model_of(name: str) -> str | None:
     params = est.get_params(deep=False)
     for key in ("model", "cnn", "backbone"):
         if isinstance(params.get(key), str):
-            return params[key]
+            photo_model = (params.get("photos") or {}).get("model")
+            if key == "cnn" and params.get("cnn_options") is None and params[key] == "resnet20":
+                from .deep.methods import PHOTO_RECIPE  # CNNFeaturesSVM applies the photo recipe to ResNet-20
+
+                photo_model = PHOTO_RECIPE["model"]
+            return params[key] + (f" (photos: {photo_model})" if photo_model and photo_model != params[key] else "")
     return None

@@ -142,3 +142,63 @@ def test_class_names_errors(digits):
         clf.fit(xtr[:100], ytr[:100], class_names=list(range(10)))
     with pytest.raises(VisionkitError, match="integer labels"):
         clf.fit(xtr[:100], np.array(CIFAR_NAMES)[ytr[:100]], class_names=CIFAR_NAMES)
+
+
+# ---------------------------------------------------------------------------------- the photo recipe
+
+def _photos(n_per_class: int = 4):
+    from skimage import data as skdata
+
+    rng = np.random.default_rng(0)
+    out, labels = [], []
+    for k, im in enumerate((skdata.chelsea(), skdata.coffee())):
+        for _ in range(n_per_class):
+            h, w = rng.integers(70, 100, 2)
+            y0, x0 = rng.integers(0, 100, 2)
+            out.append(np.ascontiguousarray(im[y0:y0 + h, x0:x0 + w]))
+            labels.append(k)
+    return out, np.array(labels)
+
+
+def test_is_photo_set():
+    from visionkit.deep.estimator import is_photo_set
+
+    assert is_photo_set([np.zeros((10, 10, 3), np.uint8)])
+    assert is_photo_set(np.zeros((2, 100, 120, 3), np.uint8))
+    assert not is_photo_set(np.zeros((2, 32, 32, 3), np.uint8))
+    assert not is_photo_set(np.zeros((2, 64, 200, 3), np.uint8))
+
+
+def test_photo_overrides_apply_to_photos_only_and_survive_a_checkpoint(tmp_path):
+    photos = {"model": "resnet18", "img_size": 40, "augment": "photo", "batch_size": 4, "min_steps": 6}
+    x, y = _photos()
+    clf = DeepClassifier("resnet20", epochs=1, photos=photos, random_state=0).fit(x, y)
+    assert (clf.model_name_, clf.img_size_) == ("resnet18", 40)
+    assert clf.train_config_["augment"] == "photo" and clf.train_config_["batch_size"] == 4
+    assert clf.train_steps_ >= 6 and clf.train_config_["epochs"] == 3  # 8 photos / batch 4 = 2 steps an epoch
+    clf.save(tmp_path / "ck")
+    again = DeepClassifier.load(tmp_path / "ck")
+    assert (again.model, again.img_size, again.photos) == ("resnet18", 40, None)
+    np.testing.assert_array_equal(again.predict(x), clf.predict(x))
+    # thumbnails keep the estimator's own options
+    thumbs = np.stack([np.asarray(im[:32, :32]) for im in x])
+    small = DeepClassifier("resnet20", epochs=1, photos=photos, random_state=0).fit(thumbs, y)
+    assert small.model_name_ == "resnet20" and small.img_size_ == 32 and small.train_config_["augment"] == "crop-flip"
+
+
+def test_photo_overrides_are_checked():
+    x, y = _photos(2)
+    with pytest.raises(VisionkitError, match="photos: expected a dict with keys among"):
+        DeepClassifier("resnet20", photos={"modle": "resnet18"}).fit(x, y)
+
+
+def test_registered_methods_use_the_photo_recipe_unless_told_otherwise():
+    from visionkit import registry
+    from visionkit.deep.methods import PHOTO_RECIPE
+
+    assert registry.create("resnet").photos == PHOTO_RECIPE
+    # explicit options win over the photo recipe
+    assert registry.create("resnet", img_size=64, min_steps=2).photos == {"model": "resnet18", "augment": "photo",
+                                                                          "batch_size": 64}
+    assert registry.create("resnet", photos=None).photos is None
+    assert registry.create("efficientnet").photos.get("model") is None

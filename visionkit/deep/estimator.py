@@ -25,7 +25,21 @@ from .features import embeddings, feature_maps, first_conv_filters
 from .models import create_model, get_model_spec
 from .train import TrainConfig, fit, normalize, predict_logits, resolve_device
 
-__all__ = ["DeepClassifier", "prepare_images"]
+__all__ = ["DeepClassifier", "prepare_images", "is_photo_set", "PHOTO_MIN_SIDE"]
+
+#: Images larger than this (pixels, shorter side) count as photos (:func:`is_photo_set`).
+PHOTO_MIN_SIDE = 64
+_PHOTO_KEYS = {"model", "img_size", "augment", "batch_size", "min_steps", "lr", "epochs"}
+
+
+def is_photo_set(images: Any) -> bool:
+    """Whether ``images`` are photos rather than thumbnails: a list (photos of their own sizes) or an
+    array (N, H, W, C) with ``min(H, W) > PHOTO_MIN_SIDE``. CIFAR-10 (32 px), Fashion-MNIST (28 px) and
+    digits (8 px) are thumbnails; Caltech-101's photos (~300 px) are photos."""
+    if isinstance(images, (list, tuple)):
+        return True
+    shape = getattr(images, "shape", None)
+    return shape is not None and len(shape) == 4 and min(shape[1], shape[2]) > PHOTO_MIN_SIDE
 
 
 def prepare_images(images: Any, size: int | None, *, name: str = "images") -> torch.Tensor:
@@ -76,6 +90,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         Held out (stratified by the random state) for per-epoch evaluation and early stopping.
     patience : int, optional
         Early stopping patience (needs ``validation_fraction > 0``).
+    photos : dict, optional
+        Overrides used when the training images are photos rather than thumbnails (a list of
+        variable-size images, or arrays larger than ``PHOTO_MIN_SIDE`` = 64 px): any of ``model``,
+        ``img_size``, ``augment``, ``batch_size``, ``min_steps``, ``lr``, ``epochs``. The registered
+        from-scratch methods use it to train an ImageNet-style network at 128 px with random resized
+        crops for at least 1,000 steps on photos, and the CIFAR recipe on 32 px thumbnails. What was
+        used is in ``model_name_``, ``img_size_`` and ``train_config_``.
     min_steps : int, optional
         Train for at least this many optimiser steps: on small training sets the number of epochs
         grows so that the network gets a fair amount of training (the data-efficiency experiment).
@@ -117,7 +138,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                  batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
                  weight_decay: float | None = None, label_smoothing: float | None = None, augment: str | None = None,
                  train_options: dict | None = None, validation_fraction: float = 0.0, patience: int | None = None,
-                 min_steps: int | None = None, pretrained: bool = False, weights: str | None = None,
+                 min_steps: int | None = None, photos: dict | None = None, pretrained: bool = False, weights: str | None = None,
                  head_init: str = "linear-probe", device: str = "auto",
                  random_state: int = 0, progress: bool = False) -> None:
         self.model = model
@@ -133,6 +154,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.min_steps = min_steps
+        self.photos = photos
         self.pretrained = pretrained
         self.weights = weights
         self.head_init = head_init
@@ -142,19 +164,32 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------ helpers
 
-    def _train_config(self, n: int) -> TrainConfig:
-        recipe = dict(get_model_spec(self.model).recipe)
+    def _options(self, images: Any) -> dict[str, Any]:
+        """This estimator's options, with ``photos``' overrides applied when ``images`` are photos."""
+        keys = ("model", "img_size", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "label_smoothing",
+                "augment", "min_steps")
+        opts = {k: getattr(self, k) for k in keys}
+        if self.photos is None or self.pretrained:
+            return opts
+        if not isinstance(self.photos, dict) or not set(self.photos) <= _PHOTO_KEYS:
+            raise VisionkitError(f"photos: expected a dict with keys among {sorted(_PHOTO_KEYS)}, got {self.photos!r:.200}")
+        return {**opts, **self.photos} if is_photo_set(images) else opts
+
+    def _train_config(self, n: int, opts: dict[str, Any] | None = None) -> TrainConfig:
+        opts = opts or {k: getattr(self, k) for k in ("model", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
+                                                       "label_smoothing", "augment", "min_steps")}
+        recipe = dict(get_model_spec(opts["model"]).recipe)
         for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "label_smoothing", "augment"):
-            if getattr(self, key) is not None:
-                recipe[key] = getattr(self, key)
+            if opts.get(key) is not None:
+                recipe[key] = opts[key]
         recipe.update(self.train_options or {})
         recipe.update(device=self.device, seed=int(self.random_state), progress=self.progress, patience=self.patience)
         recipe["batch_size"] = max(1, min(int(recipe.get("batch_size", 128)), n))
-        if self.min_steps:
+        if opts.get("min_steps"):
             # small training sets: train for at least min_steps optimiser steps, not a fixed number of
             # epochs, so that 5 images per class are not judged after a handful of steps
             steps_per_epoch = max(1, n // recipe["batch_size"])
-            recipe["epochs"] = max(int(recipe.get("epochs", 10)), math.ceil(int(self.min_steps) / steps_per_epoch))
+            recipe["epochs"] = max(int(recipe.get("epochs", 10)), math.ceil(int(opts["min_steps"]) / steps_per_epoch))
         return TrainConfig.from_dict(recipe)
 
     def _pretrained_config(self):
@@ -176,14 +211,16 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
         return resize_center_crop(images, size, crop_pct=cfg.crop_pct, interpolation=cfg.interpolation)
 
-    def _size_for(self, images: Any) -> int | None:
-        spec = get_model_spec(self.model)
-        if self.pretrained and self.img_size is None:
+    def _size_for(self, images: Any, model: str | None = None, img_size: int | None = None) -> int | None:
+        if model is None:
+            model, img_size = self.model, self.img_size
+        spec = get_model_spec(model)
+        if self.pretrained and img_size is None:
             return self._pretrained_config().input_size
-        if self.img_size is not None:
-            if self.img_size < spec.min_size:
-                raise VisionkitError(f"img_size: model {self.model!r} needs at least {spec.min_size}, got {self.img_size}")
-            return int(self.img_size)
+        if img_size is not None:
+            if img_size < spec.min_size:
+                raise VisionkitError(f"img_size: model {model!r} needs at least {spec.min_size}, got {img_size}")
+            return int(img_size)
         if isinstance(images, (list, tuple)):
             return max(spec.min_size, 64)
         h = np.asarray(images).shape[1]
@@ -217,7 +254,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         ``class_names`` (e.g. ``Dataset.classes``) names the integer labels: ``class_names[label]``. They
         are kept in ``class_names_`` and in the checkpoint, so a loaded classifier says "frog", not "6".
         """
-        size = self._size_for(images)
+        opts = self._options(images)
+        size = self._size_for(images, opts["model"], opts["img_size"])
         x = self._prepare(images, size)
         y_raw = np.asarray(labels)
         if y_raw.ndim != 1 or len(y_raw) != len(x):
@@ -234,11 +272,12 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             train_idx, val_idx = train_test_split(train_idx, test_size=self.validation_fraction, stratify=y,
                                                   random_state=self.random_state)
             val = (x[val_idx], y[val_idx])
-        config = self._train_config(len(train_idx))
+        config = self._train_config(len(train_idx), opts)
         self.train_config_ = asdict(config)
+        self.model_name_ = opts["model"]
         self.img_size_, self.in_chans_ = size, int(x.shape[1])
         pretrained = self._pretrained_config()
-        self.model_ = create_model(self.model, num_classes=len(self.classes_), in_chans=self.in_chans_, img_size=size,
+        self.model_ = create_model(self.model_name_, num_classes=len(self.classes_), in_chans=self.in_chans_, img_size=size,
                                    seed=int(self.random_state), pretrained=pretrained is not None, weights=self.weights)
         norm = dict(mean=list(pretrained.mean), std=list(pretrained.std)) if pretrained is not None else {}
         if pretrained is not None and self.head_init not in ("linear-probe", "random"):
@@ -253,6 +292,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.mean_, self.std_, self.history_ = result.mean, result.std, result.history
         self.tta_ = config.tta
         self.train_time_s_ = result.train_time_s
+        self.train_steps_ = result.epochs_run * max(1, len(train_idx) // config.batch_size)
         self.pretrained_on_ = pretrained.dataset if pretrained is not None else None
         return self
 
@@ -318,6 +358,10 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (everything else)."""
         self._check_fitted()
         params = {k: v for k, v in self.get_params().items()}
+        name = getattr(self, "model_name_", self.model)
+        if name != self.model or params.get("photos") is not None:
+            # the photo overrides were applied at fit: record what was built, so load rebuilds it
+            params.update(model=name, img_size=self.img_size_, photos=None)
         config = dict(kind="visionkit-deep-classifier", params=params, model=self.model_.visionkit_config,
                       classes=self.classes_.tolist(), class_names=getattr(self, "class_names_", None), mean=self.mean_, std=self.std_, img_size=self.img_size_,
                       in_chans=self.in_chans_, tta=self.tta_, history=self.history_)
@@ -409,7 +453,8 @@ _PARAM_SCHEMA = dict(
     epochs=_opt(_INT_POS), batch_size=_opt(_INT_POS), lr=_opt(_FLOAT_NONNEG), optimizer=_opt(_STR),
     weight_decay=_opt(_FLOAT_NONNEG), label_smoothing=_opt(_FRACTION), augment=_opt(_STR),
     train_options=_opt(_is("an object", lambda v: isinstance(v, dict))), validation_fraction=_FRACTION,
-    patience=_opt(_INT_NONNEG), min_steps=_opt(_INT_NONNEG), pretrained=_BOOL, weights=_opt(_STR),
+    patience=_opt(_INT_NONNEG), min_steps=_opt(_INT_NONNEG), photos=_opt(_is("an object", lambda v: isinstance(v, dict))),
+    pretrained=_BOOL, weights=_opt(_STR),
     head_init=_is("'linear-probe' or 'random'", lambda v: v in ("linear-probe", "random")),
     device=_STR, random_state=_SEED, progress=_BOOL,
 )

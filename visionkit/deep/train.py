@@ -85,7 +85,10 @@ class TrainConfig:
     start_factor, end_factor : float
         Learning-rate factors at the start of warm-up and at the end ("triangle").
     label_smoothing : float
-    augment : {"none", "crop-flip", "strong"}
+    augment : {"none", "crop-flip", "strong", "photo"}
+        Batch augmentation (:mod:`visionkit.deep.augment`): "crop-flip" pads, crops and flips (CIFAR);
+        "strong" adds colour jitter and cutout; "photo" is a random resized crop (35-100 % of the
+        area), a flip and colour jitter, for small sets of photos.
     pad : int
         Padding of the random crop (pixels).
     pad_mode : {"reflect", "constant"}
@@ -146,7 +149,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         choices = dict(optimizer=("sgd", "adamw"), schedule=("triangle", "cosine", "constant"),
-                       augment=("none", "crop-flip", "strong"), pad_mode=("reflect", "constant"))
+                       augment=("none", "crop-flip", "strong", "photo"), pad_mode=("reflect", "constant"))
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise VisionkitError(f"{name}: expected one of {allowed}, got {getattr(self, name)!r}")
