@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--robustness", action="store_true")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--verbose", action="store_true", help="bars and a log line per epoch inside each run, even off a terminal")
     ap.add_argument("--params", default=None,
                     help='JSON {method: {param: value}} overriding the preset\'s, e.g. \'{"resnet": {"epochs": 20}}\'')
     args = ap.parse_args()
@@ -83,7 +84,7 @@ def main() -> None:
     split.name = args.data
     print(f"{args.data}: {len(split.train)} train / {len(split.test)} test, {len(split.classes)} classes, loaded in {time.perf_counter() - t0:.1f} s")
     run_experiment(split, methods, out=out, per_class=per_class, seeds=seeds, robustness=args.robustness,
-                   method_params=params)
+                   method_params=params, verbose=True if args.verbose else "auto")
     md, html = write_report(out, title=f"visionkit: classical vs deep on {args.data}")
     print(md.read_text())
     print(f"wrote {md} and {html}; total {time.perf_counter() - t0:.0f} s")

@@ -7,6 +7,7 @@ uint16 / 65535, bool as 0 / 1, floats as they are, all computed in float32; shap
 
 from __future__ import annotations
 
+from ._progress import verbose
 from ._validate import VisionkitError, as_float_image
 from .classical.corners import HarrisSteps, corner_peaks, harris_corners, harris_response, harris_steps
 from .classical.filters import sobel, sobel_gradients, sobel_orientation
@@ -27,6 +28,7 @@ _LAZY = {
 __all__ = [
     "VisionkitError",
     "as_float_image",
+    "verbose",
     "load_image",
     "sample_image",
     "sobel_gradients",

@@ -179,7 +179,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         with _ThreadLimit(threads):
             run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness,
-                           method_params=params, device=args.device)
+                           method_params=params, device=args.device, verbose="auto")
     except KeyboardInterrupt:
         print(f"\nstopped: finished runs are kept in {args.out}/results.jsonl; rerun the same command to resume", file=sys.stderr)
         write_report(args.out)

@@ -471,9 +471,9 @@ def load_image_folder(
 
     paths = [p for p, _ in items]
     if n_jobs == 1:
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
-        it = tqdm(paths, desc=f"decoding {root.name}", disable=not progress, leave=False)
+        it = progress_bar(paths, desc=f"decoding {root.name}", force=progress, unit="image")
         decoded = [_decode(p, size, channels, max_pixels) for p in it]
     else:
         from joblib import Parallel, delayed

@@ -83,6 +83,7 @@ def run_experiment(
     method_params: dict[str, dict] | None = None,
     device: str | None = None,
     progress: bool = True,
+    verbose: bool | str | None = None,
     log=print,
 ) -> ResultStore:
     """Run every method on every (per-class size, seed) and store one record per evaluation.
@@ -108,12 +109,24 @@ def run_experiment(
     device : {"cpu", "cuda", "auto"}, optional
         Passed to every method that takes a ``device`` (the networks), unless ``method_params`` sets
         it. Not part of the run key: a run on the GPU finds the CPU run of the same recipe.
+    progress : bool
+        The bar that counts runs.
+    verbose : bool or "auto", optional
+        Bars inside each run (decoding, descriptors, vocabulary, encoding, the SVM's fit, each
+        training epoch with loss, accuracy and images/s, prediction), nested under the run bar:
+        ``True`` always, ``"auto"`` on a terminal only (the ``visionkit`` command), ``None`` keeps the
+        caller's :func:`visionkit.verbose` setting (off by default).
 
     Returns
     -------
     ResultStore
     """
+    import contextlib
+
     from tqdm.auto import tqdm
+
+    from .._progress import stage
+    from .._progress import verbose as verbose_ctx
 
     # everything the runs depend on is checked before any work
     if isinstance(methods, str):
@@ -158,7 +171,8 @@ def run_experiment(
         if name in takes_device:
             extra["device"] = device
         method = registry.create(name, **{**extra, **method_params.get(name, {})})
-        with PeakMemory() as mem:
+        inner = contextlib.nullcontext() if verbose is None else verbose_ctx(verbose)
+        with inner, PeakMemory() as mem:
             t0 = time.perf_counter()
             method.fit(x_train, y_train)
             fit_seconds = time.perf_counter() - t0
@@ -177,7 +191,9 @@ def run_experiment(
                     perturbed[cache_key] = _perturb_any(split.test.images, pert[0], pert[1], seed)
                 x_test = perturbed[cache_key]
             t0 = time.perf_counter()
-            pred = np.asarray(method.predict(x_test))
+            with contextlib.nullcontext() if verbose is None else verbose_ctx(verbose), \
+                    stage(f"predicting {len(test_labels)} images" + ("" if pert is None else f" ({pert[0]} {pert[1]})")):
+                pred = np.asarray(method.predict(x_test))
             predict_seconds = time.perf_counter() - t0
             record = {
                 "key": key,

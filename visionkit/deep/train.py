@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -509,15 +510,15 @@ def _train_mode(model: nn.Module, freeze_norm: bool) -> None:
 
 def _train_one_epoch(state: TrainState, run: _Run, epoch: int) -> tuple[tuple[float, float, float], bool]:
     """One pass over a fresh permutation of the training set: ``((loss sum, correct, seen), out_of_time)``."""
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
     model, config = state.model, run.config
     if hasattr(model, "on_train_epoch"):
         model.on_train_epoch(epoch)
     _train_mode(model, config.freeze_norm)
     order = torch.randperm(len(run.x), generator=state.generator).to(run.device)
-    bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
-               leave=False, dynamic_ncols=True)
+    bar = progress_bar(range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
+                       force=config.progress)
     loss_sum = correct = seen = 0.0
     out_of_time = False
     for i in bar:
@@ -531,7 +532,7 @@ def _train_one_epoch(state: TrainState, run: _Run, epoch: int) -> tuple[tuple[fl
         loss_sum += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
-        if config.progress and i % 5 == 0:
+        if not bar.disable and i % 5 == 0:
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{run.factor * config.lr:.3g}")
     bar.close()
     return (loss_sum, correct, seen), out_of_time
@@ -578,19 +579,22 @@ def _end_epoch(state: TrainState, run: _Run, stats: tuple[float, float, float], 
     """Close an epoch: final lookahead, the record (with evaluation), callback, checkpoint; whether to stop early."""
     from tqdm.auto import tqdm
 
+    from .._progress import is_verbose
+
     config, model, result = run.config, state.model, state.result
     if state.lookahead is not None and last:
         state.lookahead.update(model, 1.0)
     loss_sum, correct, seen = stats
+    epoch_s = time.perf_counter() - run.t_start - state.elapsed_s
     state.epoch, state.elapsed_s = state.epoch + 1, time.perf_counter() - run.t_start
     record = dict(epoch=state.epoch, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
-                  time_s=state.elapsed_s, cpu_s=time.process_time() - run.cpu_start, lr=run.factor * config.lr,
-                  steps=state.step)
+                  images_per_s=seen / max(epoch_s, 1e-9), time_s=state.elapsed_s,
+                  cpu_s=time.process_time() - run.cpu_start, lr=run.factor * config.lr, steps=state.step)
     if run.val is not None:
         record.update(_validate(state, run, last))
     result.history.append(record)
-    if config.progress:
-        tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+    if config.progress or is_verbose() is True or (is_verbose() == "auto" and sys.stderr.isatty()):
+        tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), file=sys.stderr)
     if callback is not None:
         callback(record)
     if checkpoint is not None:

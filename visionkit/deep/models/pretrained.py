@@ -359,14 +359,14 @@ class Backbone:
     @torch.no_grad()
     def _map(self, images: Any, fn, *, batch_size: int, amp: bool, progress: bool = False, desc: str = "") -> torch.Tensor:
         """``fn(network input)`` batch by batch (bounded memory), concatenated on the CPU as float32."""
-        from tqdm.auto import tqdm
+        from ..._progress import progress_bar
 
         from ..train import _autocast
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise VisionkitError(f"batch_size: expected a positive integer, got {describe(batch_size)}")
         out = []
-        for i in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False, unit="batch"):
+        for i in progress_bar(range(0, len(images), batch_size), desc=desc, force=progress, unit="batch"):
             x = self.preprocess(images[i:i + batch_size]).contiguous(memory_format=torch.channels_last)
             with _autocast(self.device, amp):
                 out.append(fn(x).float().cpu())
