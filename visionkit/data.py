@@ -136,8 +136,8 @@ def _tree_size_and_time(path: Path) -> tuple[int, float]:
 def cache_entries(base: str | os.PathLike | None = None) -> list[CacheEntry]:
     """The cache's entries, least recently used first.
 
-    Entries are decoded ImageFolder trees (``imagefolder-*.npz``, marked used each time they are read)
-    and pretrained backbones' features (``features/<backbone>/``, marked by their last write). Data sets
+    Entries are decoded ImageFolder trees (``imagefolder-*.npz``) and pretrained backbones' features
+    (``features/<backbone>/``), each marked used each time it is read or written. Data sets
     downloaded with ``--download`` (``data/``) are not entries: they are sources, never evicted.
     """
     base = Path(base) if base is not None else default_cache_dir()
@@ -478,7 +478,11 @@ def load_image_folder(
     else:
         from joblib import Parallel, delayed
 
-        decoded = Parallel(n_jobs=n_jobs, batch_size=256)(delayed(_decode)(p, size, channels, max_pixels) for p in paths)
+        from ._progress import progress_bar
+
+        jobs = Parallel(n_jobs=n_jobs, batch_size=256, return_as="generator")(
+            delayed(_decode)(p, size, channels, max_pixels) for p in paths)
+        decoded = list(progress_bar(jobs, desc=f"decoding {root.name}", total=len(paths), force=progress, unit="image"))
 
     images, labels, keep, skipped, skipped_index = [], [], [], [], []
     for i, (res, (path, label)) in enumerate(zip(decoded, items)):

@@ -238,6 +238,23 @@ def test_feature_cache_reuses_rows_and_survives_damage(tmp_path, lite0, monkeypa
     np.testing.assert_allclose(again, both, atol=1e-5)
 
 
+def test_feature_cache_read_marks_it_recently_used(tmp_path):
+    import os
+
+    from visionkit.data import cache_entries
+
+    imgs = np.zeros((2, 32, 32, 3), np.uint8)
+    small, large = load_backbone("efficientnet_lite0", img_size=32), load_backbone("efficientnet_lite0", img_size=40)
+    cached_features(small, imgs, cache=tmp_path)
+    cached_features(large, imgs, cache=tmp_path)
+    for e in cache_entries(tmp_path):  # both written long ago, the 32 px one first
+        for f in [e.path, *e.path.rglob("*")]:
+            os.utime(f, (1e9 if "-32-" in e.path.name else 1e9 + 10,) * 2)
+    assert ["-32-" in e.path.name for e in cache_entries(tmp_path)] == [True, False]
+    cached_features(small, imgs, cache=tmp_path)  # a read: now the most recently used
+    assert ["-32-" in e.path.name for e in cache_entries(tmp_path)] == [False, True]
+
+
 def test_feature_cache_that_cannot_be_written_only_warns(tmp_path):
     bb = load_backbone("efficientnet_lite0", img_size=64)
     blocker = tmp_path / "file"

@@ -76,6 +76,19 @@ def _write_cache(folder: Path, digests: list[bytes], feats: np.ndarray) -> None:
         warnings.warn(f"feature cache: could not write to {str(folder)!r} ({exc}); going on without it", stacklevel=3)
 
 
+def _mark_used(folder: Path, *, evict: bool) -> None:
+    """Mark the backbone's folder as just used (least recently used entries go first), and after a write
+    evict others down to the cache's size limit (:func:`visionkit.data.evict_cache`)."""
+    from ..data import evict_cache
+
+    try:
+        os.utime(folder)
+        if evict:
+            evict_cache(base=folder.parent.parent, keep=[folder])
+    except OSError:  # the cache is optional: a read-only or vanished folder only costs time
+        pass
+
+
 def cached_features(backbone, images: Any, *, cache: bool | str | os.PathLike = True, batch_size: int = 64,
                     amp: bool = False, progress: bool = False) -> np.ndarray:
     """``backbone.features(images)``, reusing rows computed before for the same pixels.
@@ -109,6 +122,7 @@ def cached_features(backbone, images: Any, *, cache: bool | str | os.PathLike = 
         new_digests = [digests[i] for i in missing]
         _write_cache(folder, new_digests, new)
         known.update(zip(new_digests, new))
+    _mark_used(folder, evict=bool(missing) and cache is True)
     return np.stack([known[d] for d in digests]).astype(np.float32, copy=False)
 
 
