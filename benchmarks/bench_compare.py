@@ -34,8 +34,8 @@ PRESETS = {
                    "per_class": "5,15,30",
                    # The photos keep their own sizes; each method resizes: the bag-of-words pipelines to at
                    # most 240 / 300 px (aspect kept), HOG to 64 x 64, the from-scratch CNNs follow their photo
-                   # recipe (visionkit.deep.methods.PHOTO_RECIPE: ResNet-18 at 128 px, random resized crops,
-                   # >= 1,000 steps of 64). --params changes it (e.g. on a GPU).
+                   # recipe (visionkit.deep.methods.PHOTO_RECIPE: ResNet-18 at 96 px, random resized crops,
+                   # >= 800 steps of 64). --params changes it (e.g. on a GPU).
                    "params": {"hog-svm": {"size": (64, 64)}, "bovw-svm": {"n_jobs": 2}, "harris-bovw-svm": {"n_jobs": 2},
                               # fine-tuning at 224 px trains at ~12 images/s on 2 CPU cores (bf16), at 160 px ~35
                               "pretrained-finetune": {"img_size": 160}}},

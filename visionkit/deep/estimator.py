@@ -94,8 +94,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         Overrides used when the training images are photos rather than thumbnails (a list of
         variable-size images, or arrays larger than ``PHOTO_MIN_SIDE`` = 64 px): any of ``model``,
         ``img_size``, ``augment``, ``batch_size``, ``min_steps``, ``lr``, ``epochs``. The registered
-        from-scratch methods use it to train an ImageNet-style network at 128 px with random resized
-        crops for at least 1,000 steps on photos, and the CIFAR recipe on 32 px thumbnails. What was
+        from-scratch methods use it to train an ImageNet-style network at 96 px with random resized
+        crops for at least 800 steps on photos, and the CIFAR recipe on 32 px thumbnails. What was
         used is in ``model_name_``, ``img_size_`` and ``train_config_``.
     min_steps : int, optional
         Train for at least this many optimiser steps: on small training sets the number of epochs
