@@ -21,7 +21,7 @@ __all__ = [
 def __getattr__(name: str):
     # The torch twins import torch (about a second); load them on first use only.
     if name in _TORCH:
-        from . import torch_ops
+        from . import corners, filters
 
-        return getattr(torch_ops, name)
+        return getattr(filters if hasattr(filters, name) else corners, name)
     raise AttributeError(f"module 'visionkit.classical' has no attribute {name!r}")
