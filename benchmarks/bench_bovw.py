@@ -132,14 +132,14 @@ def _run_pipeline(pipe, Xtr, ytr, Xte, yte, *, balanced: bool, c_grid: list[floa
                   mirror: bool = False) -> dict:
     """Fit and score a MethodPipeline step by step, timing each stage.
 
-    ``mirror=True`` is :class:`visionkit.classical.estimators.MirrorAugmented`, unrolled so that each
+    ``mirror=True`` is :class:`visionkit.classical.preprocessing.MirrorAugmented`, unrolled so that each
     stage can be timed: the features are learnt from and the SVM trained on the images followed by
     their left-right mirrors, and each test image's SVM scores are averaged with its mirror's.
     """
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
     from visionkit.classical.bovw import BagOfVisualWords
-    from visionkit.classical.estimators import mirror_images
+    from visionkit.classical.preprocessing import mirror_images
 
     n_orig = len(ytr)
     if mirror:

@@ -16,8 +16,8 @@ import skimage.data
 from sklearn.pipeline import Pipeline
 
 from visionkit.classical.bovw import BagOfVisualWords
-from visionkit.classical.descriptors import dense_sift
-from visionkit.classical.estimators import LinearSVM
+from visionkit.classical.sift import dense_sift
+from visionkit.classical.svm import LinearSVM
 from visionkit.viz import save_figure
 from visionkit.viz.bovw import bovw_figure
 

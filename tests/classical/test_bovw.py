@@ -30,8 +30,11 @@ from sklearn.utils.estimator_checks import check_estimator, parametrize_with_che
 
 from visionkit import VisionkitError
 from visionkit.classical.bovw import BagOfVisualWords, assign_words, encode, pyramid_cells, triangle_codes
-from visionkit.classical.descriptors import LocalFeatures, ZCAWhitening
-from visionkit.classical.estimators import Chi2SVC, ChunkedStandardScaler, HOGFeatures, ImagePreprocessor, LinearSVM, PixelFeatures, PowerNormalizer
+from visionkit.classical.hog import HOGFeatures
+from visionkit.classical.patches import ZCAWhitening
+from visionkit.classical.sift import LocalFeatures
+from visionkit.classical.preprocessing import ChunkedStandardScaler, ImagePreprocessor, PixelFeatures
+from visionkit.classical.svm import Chi2SVC, LinearSVM, PowerNormalizer
 
 
 @parametrize_with_checks([LinearSVM(max_iter=200), Chi2SVC(), PowerNormalizer(), ZCAWhitening(), ChunkedStandardScaler(chunk_size=7)])

@@ -6,19 +6,9 @@ import skimage.data
 from skimage.feature import hog as sk_hog
 
 from visionkit import VisionkitError
-from visionkit.classical.descriptors import (
-    ZCAWhitening,
-    dense_keypoints,
-    dense_sift,
-    extract_patches,
-    harris_sift,
-    hog,
-    hog_batch,
-    iter_local_features,
-    local_features_batch,
-    normalize_patches,
-    sift_at,
-)
+from visionkit.classical.hog import hog, hog_batch
+from visionkit.classical.patches import ZCAWhitening, extract_patches, normalize_patches
+from visionkit.classical.sift import dense_keypoints, dense_sift, harris_sift, sift_at
 
 
 @pytest.fixture(scope="module")
@@ -185,20 +175,10 @@ def test_zca_whitens():
     np.testing.assert_allclose(w.components_, w.components_.T)  # symmetric: ZCA, not PCA
 
 
-# ------------------------------------------------------------------ batches and streaming
-def test_batch_parallel_equals_serial_and_streams():
-    rng = np.random.default_rng(0)
-    imgs = [rng.integers(0, 256, (40 + 4 * i, 36, 3), dtype=np.uint8) for i in range(5)]  # mixed sizes
-    ser = local_features_batch(imgs, "dense-sift", params={"step": 8, "patch_sizes": (16,)}, chunk_size=2)
-    par = local_features_batch(imgs, "dense-sift", params={"step": 8, "patch_sizes": (16,)}, chunk_size=2, n_jobs=2)
-    for a, b in zip(ser, par):
-        np.testing.assert_array_equal(a.descriptors, b.descriptors)
-    chunks = list(iter_local_features(imgs, "patches", chunk_size=2, post=lambda fs: sum(len(f) for f in fs)))
-    assert len(chunks) == 3 and all(isinstance(c, int) for c in chunks)
+def test_image_list_bad_inputs():
+    from visionkit.classical.preprocessing import as_image_list
 
-
-def test_batch_bad_inputs():
     with pytest.raises(VisionkitError, match="at least one image"):
-        local_features_batch([])
-    with pytest.raises(VisionkitError, match="descriptor"):
-        local_features_batch(np.zeros((2, 32, 32), np.uint8), "surf")
+        as_image_list([])
+    with pytest.raises(VisionkitError, match="at least one image"):
+        as_image_list(np.zeros((0, 8, 8), np.uint8))

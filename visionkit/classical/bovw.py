@@ -1,7 +1,7 @@
 """Bag of visual words: a k-means dictionary of local descriptors, and one vector of words per image.
 
 The course's "Images -- Mots -- Dictionnaire": local descriptors of every image
-(:mod:`visionkit.classical.descriptors`), a vocabulary of ``n_words`` visual words learnt by k-means
+(:mod:`~visionkit.classical.sift`, :mod:`~visionkit.classical.patches`), a vocabulary of ``n_words`` visual words learnt by k-means
 on a seeded sample of them, then each image described by how its descriptors fall on the words.
 
 Encodings (:func:`encode`)
@@ -43,11 +43,28 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils.validation import check_is_fitted
 
 from .._validate import VisionkitError, check_positive, describe
-from .descriptors import DESCRIPTORS, LocalFeatures, ZCAWhitening, _descriptor_fn, as_image_list
+from .patches import ZCAWhitening, normalized_patches
+from .preprocessing import as_image_list
+from .sift import LocalFeatures, dense_sift, harris_sift
 
-__all__ = ["BagOfVisualWords", "encode", "assign_words", "triangle_codes", "ENCODINGS", "pyramid_cells"]
+__all__ = ["BagOfVisualWords", "encode", "assign_words", "triangle_codes", "ENCODINGS", "DESCRIPTORS", "pyramid_cells"]
 
 ENCODINGS = ("hard", "triangle", "vlad")
+
+#: The local descriptors a bag of visual words can use, by name.
+DESCRIPTORS: dict[str, Callable[..., LocalFeatures]] = {
+    "dense-sift": dense_sift,
+    "harris-sift": harris_sift,
+    "patches": normalized_patches,
+}
+
+
+def _descriptor_fn(descriptor: str | Callable[..., LocalFeatures]) -> Callable[..., LocalFeatures]:
+    if callable(descriptor):
+        return descriptor
+    if descriptor not in DESCRIPTORS:
+        raise VisionkitError(f"descriptor: expected one of {sorted(DESCRIPTORS)} or a callable, got {descriptor!r}")
+    return DESCRIPTORS[descriptor]
 
 
 def _sq_distances(x: np.ndarray, vocabulary: np.ndarray, vocab_sq: np.ndarray | None = None) -> np.ndarray:
@@ -281,7 +298,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     descriptor : {"dense-sift", "harris-sift", "patches"} or callable
-        Local descriptor (:data:`visionkit.classical.descriptors.DESCRIPTORS`), or
+        Local descriptor (:data:`DESCRIPTORS`), or
         ``f(image, **descriptor_params) -> LocalFeatures``.
     descriptor_params : dict or None
         Options for the descriptor, e.g. ``{"step": 4, "patch_sizes": (16, 24)}``.
