@@ -36,13 +36,13 @@ from functools import partial
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils.validation import check_is_fitted
 
 from .._validate import VisionkitError, check_positive, describe
+from ._parallel import map_chunks
 from .patches import ZCAWhitening, normalized_patches
 from .preprocessing import as_image_list
 from .sift import LocalFeatures, dense_sift, harris_sift
@@ -237,6 +237,15 @@ def _sample_chunk(feats: list[LocalFeatures], chunk: int, *, per_image: int, see
     return np.concatenate(out).astype(np.float32)
 
 
+def _describe_chunk(chunk: list, index: int, *, fn: Callable, params: dict, post: Callable) -> tuple[Any, float, float]:
+    """``post(descriptors of the chunk's images, index)``, with the seconds spent in each of the two."""
+    t0 = time.perf_counter()
+    feats = [fn(im, **params) for im in chunk]
+    t1 = time.perf_counter()
+    out = post(feats, index)
+    return out, t1 - t0, time.perf_counter() - t1
+
+
 def _run_chunks(
     fn: Callable,
     imgs: list,
@@ -247,43 +256,29 @@ def _run_chunks(
     timings: dict | None = None,
     consume: Callable[[int, Any], None] | None = None,
 ) -> list:
-    """Run ``post(descriptors of a chunk, chunk index)`` over chunks of images, in parallel.
+    """Run ``post(descriptors of a chunk, chunk index)`` over chunks of images, in parallel (:func:`map_chunks`).
 
     ``timings`` (if given) receives the seconds spent in the descriptor and in ``post``, summed over
     the workers (CPU-seconds of work, not wall time). With ``consume``, each chunk's result is
     handed to ``consume(chunk index, result)`` as it arrives and not kept (the list returned is
     then empty): the caller can write it straight into a preallocated array.
     """
-    chunks = [imgs[i : i + chunk_size] for i in range(0, len(imgs), chunk_size)]
+    kept, spent = [], [0.0, 0.0]
 
-    parallel = not (n_jobs in (None, 1) or len(chunks) == 1)
-
-    def job(c, i):
-        if parallel:  # one OpenCV thread per joblib worker process: the workers already fill the cores
-            import cv2
-
-            cv2.setNumThreads(1)
-        t0 = time.perf_counter()
-        feats = [fn(im, **params) for im in c]
-        t1 = time.perf_counter()
-        out = post(feats, i)
-        return out, t1 - t0, time.perf_counter() - t1
-
-    if not parallel:
-        gen = (job(c, i) for i, c in enumerate(chunks))
-    else:
-        # return_as="generator" keeps only a few chunks' results in flight, in order
-        gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(c, i) for i, c in enumerate(chunks))
-    kept, t_desc, t_post = [], 0.0, 0.0
-    for i, (out, td, tp) in enumerate(gen):
-        t_desc, t_post = t_desc + td, t_post + tp
+    def take(i: int, result: tuple[Any, float, float]) -> None:
+        out, spent_desc, spent_post = result
+        spent[0] += spent_desc
+        spent[1] += spent_post
         if consume is None:
             kept.append(out)
         else:
             consume(i, out)
+
+    job = partial(_describe_chunk, fn=fn, params=params, post=post)
+    map_chunks(job, imgs, chunk_size=chunk_size, n_jobs=n_jobs, consume=take)
     if timings is not None:
-        timings["descriptors"] = timings.get("descriptors", 0.0) + t_desc
-        timings["post"] = timings.get("post", 0.0) + t_post
+        timings["descriptors"] = timings.get("descriptors", 0.0) + spent[0]
+        timings["post"] = timings.get("post", 0.0) + spent[1]
     return kept
 
 

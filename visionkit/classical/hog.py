@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validate import VisionkitError, as_float_image, check_positive
+from ._parallel import map_chunks
 from .filters import _sep, sobel_gradients
 from .preprocessing import _ImageInput, as_image_list, prepare_images
 
@@ -206,18 +206,14 @@ def hog_batch(
     shapes = {im.shape[:2] for im in imgs}
     if len(shapes) != 1:
         raise VisionkitError(f"hog_batch: expected images of one size (HOG lengths depend on it), got sizes {sorted(shapes)[:5]}")
-    chunk_size = check_positive(chunk_size, "chunk_size", integer=True)
 
-    def run(chunk: list[np.ndarray]) -> np.ndarray:
+    def run(chunk: list[np.ndarray], _index: int) -> np.ndarray:
         grads = [_hog_gradients(as_float_image(im), gradient) for im in chunk]
         gx = np.stack([g[0] for g in grads])
         gy = np.stack([g[1] for g in grads])
         return _hog_from_gradients(gx, gy, orientations, cell, block, block_norm)
 
-    chunks = [imgs[i : i + chunk_size] for i in range(0, len(imgs), chunk_size)]
-    if (n_jobs in (None, 1)) or len(chunks) == 1:
-        return np.concatenate([run(c) for c in chunks])
-    return np.concatenate(Parallel(n_jobs=n_jobs)(delayed(run)(c) for c in chunks))
+    return np.concatenate(map_chunks(run, imgs, chunk_size=chunk_size, n_jobs=n_jobs))
 
 
 class HOGFeatures(_ImageInput, TransformerMixin, BaseEstimator):
