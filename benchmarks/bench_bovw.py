@@ -138,8 +138,7 @@ def _run_pipeline(pipe, Xtr, ytr, Xte, yte, *, balanced: bool, c_grid: list[floa
     """
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-    from visionkit.classical.bovw import BagOfVisualWords
-    from visionkit.classical.preprocessing import mirror_images
+    from visionkit.classical import BagOfVisualWords, mirror_images
 
     n_orig = len(ytr)
     if mirror:
@@ -222,7 +221,7 @@ def _subsample_per_class(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------------- data sets
 def bench_caltech(args) -> dict:
-    from visionkit.classical.methods import make_bovw_svm
+    from visionkit.classical import make_bovw_svm
     from visionkit.data import load_image_folder
 
     root = Path(args.root) / "caltech101"
@@ -270,7 +269,7 @@ def bench_caltech(args) -> dict:
 
 
 def bench_fashion(args) -> dict:
-    from visionkit.classical.methods import make_hog_svm
+    from visionkit.classical import make_hog_svm
     from visionkit.data import load_idx_dataset
 
     root = Path(args.root) / "FashionMNIST"
@@ -306,7 +305,7 @@ def bench_fashion(args) -> dict:
 
 
 def bench_cifar(args) -> dict:
-    from visionkit.classical.methods import make_kmeans_svm
+    from visionkit.classical import make_kmeans_svm
     from visionkit.data import load_image_folder
 
     root = Path(args.root) / "cifar10-jpeg"

@@ -38,8 +38,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from visionkit.data import load_idx_dataset, load_image_folder  # noqa: E402
-from visionkit.deep.models import count_parameters, create_model, get_model_spec, list_models  # noqa: E402
-from visionkit.deep.train import TrainConfig, evaluate, fit, to_tensor_images  # noqa: E402
+from visionkit.deep import (  # noqa: E402
+    TrainConfig,
+    count_parameters,
+    create_model,
+    evaluate,
+    fit,
+    get_model_spec,
+    list_models,
+    to_tensor_images,
+)
 
 DATA = Path(os.environ.get("VISIONKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 

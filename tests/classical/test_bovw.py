@@ -29,12 +29,22 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from visionkit import VisionkitError
-from visionkit.classical.bovw import BagOfVisualWords, assign_words, encode, pyramid_cells, triangle_codes
-from visionkit.classical.hog import HOGFeatures
-from visionkit.classical.patches import ZCAWhitening
-from visionkit.classical.sift import LocalFeatures
-from visionkit.classical.preprocessing import ChunkedStandardScaler, ImagePreprocessor, PixelFeatures
-from visionkit.classical.svm import Chi2SVC, LinearSVM, PowerNormalizer
+from visionkit.classical import (
+    BagOfVisualWords,
+    Chi2SVC,
+    ChunkedStandardScaler,
+    HOGFeatures,
+    ImagePreprocessor,
+    LinearSVM,
+    LocalFeatures,
+    PixelFeatures,
+    PowerNormalizer,
+    ZCAWhitening,
+    assign_words,
+    encode,
+    pyramid_cells,
+    triangle_codes,
+)
 
 
 @parametrize_with_checks([LinearSVM(max_iter=200), Chi2SVC(), PowerNormalizer(), ZCAWhitening(), ChunkedStandardScaler(chunk_size=7)])

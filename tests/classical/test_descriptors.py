@@ -6,9 +6,17 @@ import skimage.data
 from skimage.feature import hog as sk_hog
 
 from visionkit import VisionkitError
-from visionkit.classical.hog import hog, hog_batch
-from visionkit.classical.patches import ZCAWhitening, extract_patches, normalize_patches
-from visionkit.classical.sift import dense_keypoints, dense_sift, harris_sift, sift_at
+from visionkit.classical import (
+    ZCAWhitening,
+    dense_keypoints,
+    dense_sift,
+    extract_patches,
+    harris_sift,
+    hog,
+    hog_batch,
+    normalize_patches,
+    sift_at,
+)
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +184,7 @@ def test_zca_whitens():
 
 
 def test_image_list_bad_inputs():
-    from visionkit.classical.preprocessing import as_image_list
+    from visionkit.classical import as_image_list
 
     with pytest.raises(VisionkitError, match="at least one image"):
         as_image_list([])

@@ -5,9 +5,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from visionkit import VisionkitError, registry
-from visionkit.classical.bovw import BagOfVisualWords
-from visionkit.classical.preprocessing import MirrorAugmented, mirror_images
-from visionkit.classical.methods import make_kmeans_svm, make_pixels_svm
+from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_kmeans_svm, make_pixels_svm, mirror_images
 from visionkit.data import load_digits
 
 
@@ -99,7 +97,7 @@ def test_bad_inputs():
 def test_chunked_standard_scaler_equals_sklearn():
     from sklearn.preprocessing import StandardScaler
 
-    from visionkit.classical.preprocessing import ChunkedStandardScaler
+    from visionkit.classical import ChunkedStandardScaler
 
     rng = np.random.default_rng(0)
     X = (rng.normal(3.0, 2.0, (1000, 17)) * rng.uniform(0.1, 10, 17)).astype(np.float32)

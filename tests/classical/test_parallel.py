@@ -7,7 +7,7 @@ import pytest
 
 from visionkit import VisionkitError
 from visionkit.classical._parallel import map_chunks
-from visionkit.classical.sift import dense_sift
+from visionkit.classical import dense_sift
 
 
 def _describe(chunk, index, **params):

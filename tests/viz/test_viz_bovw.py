@@ -6,8 +6,8 @@ import skimage.data
 from matplotlib.figure import Figure
 
 from visionkit import VisionkitError
-from visionkit.classical.bovw import BagOfVisualWords
-from visionkit.viz.bovw import bovw_figure, word_assignments
+from visionkit.classical import BagOfVisualWords
+from visionkit.viz import bovw_figure, word_assignments
 
 
 @pytest.fixture(scope="module")
