@@ -163,6 +163,14 @@ def test_bovw_deterministic_and_seed_matters(textures):
     assert a.n_descriptors_fit_ == 100
 
 
+def test_bovw_accepts_a_random_state_instance(textures):
+    X, _ = textures
+    kw = dict(descriptor="dense-sift", descriptor_params={"step": 8, "patch_sizes": (16,)}, n_words=6, max_descriptors=100)
+    a = BagOfVisualWords(random_state=np.random.RandomState(0), **kw).fit(X)
+    b = BagOfVisualWords(random_state=np.random.RandomState(0), **kw).fit(X)
+    np.testing.assert_array_equal(a.vocabulary_, b.vocabulary_)
+
+
 def test_bovw_parallel_equals_serial(textures):
     X, _ = textures
     kw = dict(descriptor="dense-sift", descriptor_params={"step": 8, "patch_sizes": (16,)}, n_words=6, random_state=0, chunk_size=3)

@@ -62,3 +62,15 @@ def test_methods_are_deterministic(digits):
     a = registry.create("kmeans-svm", **TINY["kmeans-svm"]).fit(Xtr, ytr).transform(Xte[:10])
     b = registry.create("kmeans-svm", **TINY["kmeans-svm"]).fit(Xtr, ytr).transform(Xte[:10])
     np.testing.assert_array_equal(a, b)
+
+
+def test_method_pipeline_transform_is_every_step_but_the_classifier():
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from visionkit.classical import LinearSVM, MethodPipeline
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), np.repeat([0, 1], 20)
+    pipe = MethodPipeline([("double", FunctionTransformer(lambda a: 2 * a)), ("skip", "passthrough"),
+                           ("scale", StandardScaler()), ("svm", LinearSVM())]).fit(X, y)
+    np.testing.assert_allclose(pipe.transform(X), pipe.named_steps["scale"].transform(2 * X))

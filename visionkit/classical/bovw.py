@@ -39,6 +39,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validate import VisionkitError, check_positive, describe
@@ -282,6 +283,13 @@ def _run_chunks(
     return kept
 
 
+def _seed(random_state: Any) -> int:
+    """One int seed for the sample and k-means: an int as it is, else drawn from ``check_random_state``."""
+    if isinstance(random_state, (int, np.integer)):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
 class BagOfVisualWords(TransformerMixin, BaseEstimator):
     """Images in, one bag-of-visual-words vector per image out (a scikit-learn transformer).
 
@@ -323,7 +331,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
     kmeans_batch_size, kmeans_max_iter, kmeans_n_init : int
         k-means options (``kmeans_batch_size`` only for ``"minibatch"``).
     random_state : int, RandomState or None
-        Seeds the descriptor sample and k-means.
+        Seeds the descriptor sample and k-means: an int is the seed, a RandomState gives one draw
+        (``None``: numpy's global RandomState, as scikit-learn's ``check_random_state``).
     n_jobs : int or None
         joblib processes for descriptor extraction and encoding.
     chunk_size : int
@@ -440,8 +449,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         """
         k, _ = self._check_params()
         imgs = self._images(X)
-        rs = self.random_state
-        seed = int(np.random.RandomState(rs).randint(2**31 - 1)) if not isinstance(rs, (int, np.integer)) else int(rs)
+        seed = _seed(self.random_state)
         if self.max_fit_images is not None and len(imgs) > check_positive(self.max_fit_images, "max_fit_images", integer=True):
             pick = np.sort(np.random.default_rng([seed, 2]).choice(len(imgs), int(self.max_fit_images), replace=False))
             imgs = [imgs[i] for i in pick]

@@ -45,8 +45,9 @@ class MethodPipeline(Pipeline):
     """
 
     def transform(self, X, **params):  # noqa: D102 - documented on the class
-        for _, _, step in self._iter(with_final=False):
-            X = step.transform(X)
+        for _, step in self.steps[:-1]:
+            if step is not None and step != "passthrough":
+                X = step.transform(X)
         return X
 
 
