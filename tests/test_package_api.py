@@ -8,7 +8,7 @@ import pytest
 
 SUBMODULES = {
     "visionkit.classical": ["filters", "corners", "sift", "hog", "patches", "preprocessing", "svm", "bovw", "methods"],
-    "visionkit.viz": ["figures", "bovw", "overview", "deep", "network"],
+    "visionkit.viz": ["figures", "bovw", "overview", "deep", "network", "report"],
 }
 
 

@@ -213,7 +213,7 @@ def _summary(rows):
 
 
 def test_crossover_known_answers():
-    from visionkit.bench.report import _crossover_note
+    from visionkit.bench.summary import _crossover_note
 
     # deep behind at 5, ahead from 15 on
     s = _summary([("hog", "classical", 5, 0.5), ("hog", "classical", 15, 0.6), ("hog", "classical", 30, 0.65),
@@ -235,7 +235,7 @@ def test_crossover_known_answers():
 
 
 def test_crossover_with_the_transfer_family():
-    from visionkit.bench.report import _crossover_note
+    from visionkit.bench.summary import _crossover_note
 
     # Caltech-101 as measured: bag of words ahead of the from-scratch CNN, transfer ahead of both
     s = _summary([("bovw", "classical", 5, 0.45), ("bovw", "classical", 30, 0.66), ("cnn", "deep", 5, 0.1), ("cnn", "deep", 30, 0.14),
@@ -251,7 +251,7 @@ def test_crossover_with_the_transfer_family():
 
 
 def test_report_names_the_three_families(tmp_path):
-    from visionkit.bench.report import write_report
+    from visionkit.bench import write_report
     from visionkit.bench.store import ResultStore
 
     store = ResultStore(tmp_path)
@@ -270,7 +270,7 @@ def test_report_names_the_three_families(tmp_path):
 
 
 def test_label_offsets_separate_close_points():
-    from visionkit.bench.report import _label_offsets
+    from visionkit.viz.report import _label_offsets
 
     # two methods at the same cost and accuracy, one far away
     off = _label_offsets([158.0, 159.0, 8.0], [0.538, 0.540, 0.29])

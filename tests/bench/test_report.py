@@ -5,8 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from visionkit.bench import ResultStore, load_data, run_experiment, run_key, write_report
-from visionkit.bench.report import MAX_MATRIX_CLASSES, most_confused, per_class_accuracy, summarise
+from visionkit.bench import (
+    MAX_MATRIX_CLASSES,
+    ResultStore,
+    load_data,
+    most_confused,
+    per_class_accuracy,
+    run_experiment,
+    run_key,
+    summarise,
+    write_report,
+)
 
 
 def test_per_class_accuracy_and_most_confused_known_answers():

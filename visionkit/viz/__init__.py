@@ -2,7 +2,7 @@
 
 ``figures`` (Sobel, Harris steps, saving) loads with the package; the figures of the bag of visual
 words (``bovw``, ``overview``: scikit-learn) and of networks (``deep``, ``network``: torch) load on
-first use.
+first use, as do the benchmark report's figures (``report``).
 """
 
 import importlib
@@ -14,6 +14,8 @@ _LAZY_MODULES = {
     "overview": ("overview_figure", "word_map_figure", "default_word_model"),
     "deep": ("grad_cam", "attention_maps", "attention_rollout"),
     "network": ("network_figure", "filter_grid"),
+    "report": ("accuracy_vs_cost_figure", "data_efficiency_figure", "robustness_figure", "confusion_figure", "report_figures",
+               "FAMILY_STYLE"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
