@@ -48,7 +48,6 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -116,11 +115,9 @@ def _hardware() -> dict:
 
 
 def _atomic_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    from visionkit._atomic import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=2))
 
 
 def _summary(values: list[float]) -> dict:

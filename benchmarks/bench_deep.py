@@ -27,7 +27,6 @@ import platform
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from visionkit._atomic import atomic_write  # noqa: E402
 from visionkit.data import load_idx_dataset, load_image_folder  # noqa: E402
 from visionkit.deep import (  # noqa: E402
     TrainConfig,
@@ -72,11 +72,7 @@ def environment() -> dict:
 
 
 def write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=2)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(record, indent=2))
     print(f"wrote {path}")
 
 
