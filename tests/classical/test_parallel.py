@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from visionkit import VisionkitError
-from visionkit.classical._parallel import map_chunks
 from visionkit.classical import dense_sift
+from visionkit.classical._parallel import map_chunks
 
 
 def _describe(chunk, index, **params):
