@@ -1,6 +1,5 @@
 """The bag-of-visual-words figure: it draws, saves a PNG, and rejects unfitted or patch models."""
 
-import numpy as np
 import pytest
 import skimage.data
 from matplotlib.figure import Figure
