@@ -48,7 +48,6 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -116,11 +115,9 @@ def _hardware() -> dict:
 
 
 def _atomic_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    from visionkit._atomic import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=2))
 
 
 def _summary(values: list[float]) -> dict:
@@ -132,14 +129,13 @@ def _run_pipeline(pipe, Xtr, ytr, Xte, yte, *, balanced: bool, c_grid: list[floa
                   mirror: bool = False) -> dict:
     """Fit and score a MethodPipeline step by step, timing each stage.
 
-    ``mirror=True`` is :class:`visionkit.classical.estimators.MirrorAugmented`, unrolled so that each
+    ``mirror=True`` is :class:`visionkit.classical.preprocessing.MirrorAugmented`, unrolled so that each
     stage can be timed: the features are learnt from and the SVM trained on the images followed by
     their left-right mirrors, and each test image's SVM scores are averaged with its mirror's.
     """
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-    from visionkit.classical.bovw import BagOfVisualWords
-    from visionkit.classical.estimators import mirror_images
+    from visionkit.classical import BagOfVisualWords, mirror_images
 
     n_orig = len(ytr)
     if mirror:
@@ -222,7 +218,7 @@ def _subsample_per_class(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------------- data sets
 def bench_caltech(args) -> dict:
-    from visionkit.classical.methods import make_bovw_svm
+    from visionkit.classical import make_bovw_svm
     from visionkit.data import load_image_folder
 
     root = Path(args.root) / "caltech101"
@@ -270,7 +266,7 @@ def bench_caltech(args) -> dict:
 
 
 def bench_fashion(args) -> dict:
-    from visionkit.classical.methods import make_hog_svm
+    from visionkit.classical import make_hog_svm
     from visionkit.data import load_idx_dataset
 
     root = Path(args.root) / "FashionMNIST"
@@ -306,7 +302,7 @@ def bench_fashion(args) -> dict:
 
 
 def bench_cifar(args) -> dict:
-    from visionkit.classical.methods import make_kmeans_svm
+    from visionkit.classical import make_kmeans_svm
     from visionkit.data import load_image_folder
 
     root = Path(args.root) / "cifar10-jpeg"

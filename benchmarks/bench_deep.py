@@ -27,7 +27,6 @@ import platform
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,9 +36,18 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from visionkit._atomic import atomic_write  # noqa: E402
 from visionkit.data import load_idx_dataset, load_image_folder  # noqa: E402
-from visionkit.deep.models import count_parameters, create_model, get_model_spec, list_models  # noqa: E402
-from visionkit.deep.train import TrainConfig, evaluate, fit, to_tensor_images  # noqa: E402
+from visionkit.deep import (  # noqa: E402
+    TrainConfig,
+    count_parameters,
+    create_model,
+    evaluate,
+    fit,
+    get_model_spec,
+    list_models,
+    to_tensor_images,
+)
 
 DATA = Path(os.environ.get("VISIONKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
@@ -64,11 +72,7 @@ def environment() -> dict:
 
 
 def write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=2)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(record, indent=2))
     print(f"wrote {path}")
 
 

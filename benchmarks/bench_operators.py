@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import visionkit as vk  # noqa: E402
+from visionkit._atomic import atomic_write  # noqa: E402
 
 
 def median_time(fn, repeats: int, warmup: int = 1) -> float:
@@ -117,11 +118,7 @@ def main() -> None:
         ratio = t / tr
         print(f"{name:24s} {inp:30s} {t * 1e3:10.2f}  {ref:42s} {tr * 1e3:10.2f} {ratio:7.2f}  {target}")
         results.append({"operator": name, "input": inp, "visionkit_s": t, "reference": ref, "reference_s": tr, "ratio": ratio, "target": target})
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"rows": results, "gpu": gpu, "size": args.size}, indent=2))
-    os.replace(tmp, out)
+    out = atomic_write(args.out, json.dumps({"rows": results, "gpu": gpu, "size": args.size}, indent=2))
     print(f"\nratio = visionkit time / reference time; wrote {out}")
 
 

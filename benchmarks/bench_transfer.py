@@ -38,7 +38,7 @@ def main() -> None:
     import timm
 
     from visionkit.bench.metrics import environment
-    from visionkit.deep.models import load_backbone
+    from visionkit.deep import load_backbone
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="224,128")

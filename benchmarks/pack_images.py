@@ -12,11 +12,13 @@ The files are stored unchanged (no re-encoding): the unpacked tree is identical 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from visionkit._atomic import atomic_write  # noqa: E402
 
 
 def pack(root: Path, out: Path) -> None:
@@ -29,10 +31,12 @@ def pack(root: Path, out: Path) -> None:
     blobs = [p.read_bytes() for p in paths]
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
     names = np.frombuffer("\n".join(p.relative_to(root).as_posix() for p in paths).encode(), dtype=np.uint8)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, data=np.frombuffer(b"".join(blobs), dtype=np.uint8), offsets=offsets, names=names)
-    os.replace(tmp, out)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would add .npz to the temporary name
+            np.savez(fh, data=np.frombuffer(b"".join(blobs), dtype=np.uint8), offsets=offsets, names=names)
+
+    atomic_write(out, write)
     print(f"packed {len(paths)} files ({offsets[-1] / 1e6:.1f} MB) into {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 

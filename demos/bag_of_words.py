@@ -15,11 +15,8 @@ import numpy as np
 import skimage.data
 from sklearn.pipeline import Pipeline
 
-from visionkit.classical.bovw import BagOfVisualWords
-from visionkit.classical.descriptors import dense_sift
-from visionkit.classical.estimators import LinearSVM
-from visionkit.viz import save_figure
-from visionkit.viz.bovw import bovw_figure
+from visionkit.classical import BagOfVisualWords, LinearSVM, dense_sift
+from visionkit.viz import bovw_figure, save_figure
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--quick", action="store_true", help="small texture data set only (for CI)")

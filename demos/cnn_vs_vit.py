@@ -17,7 +17,7 @@ from visionkit.bench import load_data, sample_per_class
 from visionkit.deep import DeepClassifier
 from visionkit.viz import save_figure
 from visionkit.viz.figures import plt
-from visionkit.viz.network import network_figure
+from visionkit.viz import network_figure
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--quick", action="store_true")

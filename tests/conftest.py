@@ -35,3 +35,8 @@ def real_photos():
 
 def needs_dataset(name: str):
     return pytest.mark.skipif(not (DATASETS / name).is_dir(), reason=f"../shared/datasets/{name} is absent")
+
+
+def rel_error(a, b) -> float:
+    """Largest absolute difference relative to the largest magnitude of the reference ``b``."""
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))

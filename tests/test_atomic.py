@@ -67,7 +67,7 @@ def test_every_writer_respects_the_umask(tmp_path, umask022):
 
     from visionkit.bench import write_report
     from visionkit.data import load_image_folder
-    from visionkit.deep.checkpoint import save_checkpoint
+    from visionkit.deep import save_checkpoint
     from visionkit.viz import save_figure
 
     fig = plt.figure()

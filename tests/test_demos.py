@@ -1,4 +1,4 @@
-"""Every demo runs end to end with --quick and writes its figures (CI runs them all)."""
+"""Every demo runs end to end with --quick and writes its figures (CI runs them all; slow: a minute or more each)."""
 
 import os
 import subprocess
@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMOS = sorted((ROOT / "demos").glob("*.py"))

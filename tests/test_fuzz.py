@@ -204,8 +204,7 @@ def test_fuzz_load_image_folder(tmp_path):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from visionkit.deep import DeepClassifier
-    from visionkit.deep.models import create_model
+    from visionkit.deep import DeepClassifier, create_model
 
     est = DeepClassifier("lenet5", random_state=1)
     est.model_ = create_model("lenet5", num_classes=3, in_chans=1, img_size=32, seed=0).eval()

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from visionkit import VisionkitError, registry
-from visionkit.deep.models import MODELS, list_models
+from visionkit.deep import MODELS, list_models
 from visionkit.registry import Registry
 
 

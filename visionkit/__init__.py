@@ -17,12 +17,12 @@ __version__ = "0.1.0"
 
 _LAZY = {
     # torch twins: importing torch takes about a second, so only on first use
-    "sobel_gradients_torch": "visionkit.classical.torch_ops",
-    "sobel_torch": "visionkit.classical.torch_ops",
-    "harris_response_torch": "visionkit.classical.torch_ops",
-    "Sobel": "visionkit.classical.torch_ops",
-    "SobelGradients": "visionkit.classical.torch_ops",
-    "HarrisResponse": "visionkit.classical.torch_ops",
+    "sobel_gradients_torch": "visionkit.classical.filters",
+    "sobel_torch": "visionkit.classical.filters",
+    "harris_response_torch": "visionkit.classical.corners",
+    "Sobel": "visionkit.classical.filters",
+    "SobelGradients": "visionkit.classical.filters",
+    "HarrisResponse": "visionkit.classical.corners",
 }
 
 __all__ = [

@@ -186,7 +186,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 130
     md, html = write_report(args.out)
     from .bench import ResultStore
-    from .bench.report import comparison_text
+    from .bench import comparison_text
 
     print()
     print(comparison_text(ResultStore(args.out).records, data=split.name, methods=methods, per_class=per_class, seeds=seeds))

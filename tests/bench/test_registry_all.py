@@ -1,10 +1,12 @@
-"""Every registered method, classical and deep, on tiny data through the harness protocol."""
+"""Every registered method, classical and deep, on tiny data through the harness protocol (registry-wide: slow)."""
 
 import numpy as np
 import pytest
 
 from visionkit import registry
 from visionkit.bench.runner import _accepts_seed
+
+pytestmark = pytest.mark.slow
 
 METHODS = registry.list_methods()
 

@@ -1,21 +1,11 @@
-"""The report: matrices with names and values up to 20 classes, tables beyond; recipes, cost, test-set size."""
+"""The report (bench/report.py): matrices with names and values up to 20 classes, tables beyond; recipes, cost, test-set size."""
 
 import json
 
 import numpy as np
 import pytest
 
-from visionkit.bench import ResultStore, load_data, run_experiment, run_key, write_report
-from visionkit.bench.report import MAX_MATRIX_CLASSES, most_confused, per_class_accuracy, summarise
-
-
-def test_per_class_accuracy_and_most_confused_known_answers():
-    cm = np.array([[8, 2, 0], [0, 5, 5], [0, 0, 0]])
-    acc = per_class_accuracy(cm)
-    assert acc[:2].tolist() == [0.8, 0.5] and np.isnan(acc[2])
-    assert most_confused(cm) == [(1, 2, 5, 0.5), (0, 1, 2, 0.2)]
-    assert most_confused(cm, n=1) == [(1, 2, 5, 0.5)]
-    assert most_confused(np.eye(3, dtype=int)) == []
+from visionkit.bench import MAX_MATRIX_CLASSES, ResultStore, load_data, run_experiment, run_key, summarise, write_report
 
 
 def _records(k, seeds=(0,), methods=(("hog", "classical"), ("cnn", "deep")), old=False):
@@ -119,3 +109,52 @@ def test_long_class_names_are_not_truncated_in_the_matrix(tmp_path, k, monkeypat
     monkeypatch.setattr(matplotlib.axes.Axes, "set_xticks", spy)
     _write(tmp_path, _records(k))
     assert [f"a-rather-long-class-name-{i:03d}" for i in range(k)] in seen
+
+
+def test_report_names_the_three_families(tmp_path):
+    from visionkit.bench import write_report
+    from visionkit.bench.store import ResultStore
+
+    store = ResultStore(tmp_path)
+    for i, (m, fam, acc) in enumerate([("hog", "classical", 0.5), ("cnn", "deep", 0.4), ("pfs", "transfer", 0.9)]):
+        for n in (5, 30):
+            store.add({"key": f"{i}-{n}", "method": m, "family": fam, "data": "d", "per_class": n, "seed": 0, "params": {},
+                       "perturbation": None, "n_train": 2 * n, "n_test": 4, "accuracy": acc, "mean_class_accuracy": acc,
+                       "macro_f1": acc, "fit_seconds": 1.0 + i, "predict_seconds": 0.1, "predict_images_per_second": 40.0,
+                       "peak_memory_mb": 1.0, "confusion_matrix": [[2, 0], [0, 2]], "classes": ["a", "b"],
+                       "pretrained": "imagenet-1k" if fam == "transfer" else None, "env": {}})
+    md, html = write_report(tmp_path)
+    text = md.read_text()
+    for label in ("handcrafted", "learned from this data", "transferred from ImageNet"):
+        assert label in text, label
+    assert "transferred features lead handcrafted ones at every size" in text
+
+
+def test_report_md_escapes_names_from_folders_and_classes(tmp_path, test_methods):
+    """Folder (data) and class names are text in report.md, as they are in report.html: no tags, no extra cells."""
+    from visionkit.bench.specs import DataSplit
+    from visionkit.data import Dataset, load_digits
+
+    d = load_digits()
+    keep = np.flatnonzero(d.labels < 3)[:150]
+    classes = ["<script>alert(1)</script>", "a|b", "*c*_$x$"]
+    ds = Dataset(d.images[keep], d.labels[keep], classes)
+    name = "<img src=x onerror=alert(1)>|[link](http://evil)"
+    split = DataSplit(name, ds.subset(np.arange(0, 150, 2)), ds.subset(np.arange(1, 150, 2)))
+    out = tmp_path / "run"
+    run_experiment(split, ["test-centroid"], out=str(out), per_class=[5, "all"], progress=False, log=lambda *a: None)
+    md, page = write_report(out)
+    text = md.read_text()
+    import re
+
+    assert "<script" not in text and "<img" not in text and not re.search(r"(?<!\\)\]\(http", text)
+    assert "&lt;img src=x onerror=alert(1)&gt;\\|\\[link\\](http://evil)" in text
+    tables, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(len(line.replace("\\|", "").split("|")))  # cells, escaped pipes not counted
+        elif block:
+            tables.append(block)
+            block = []
+    assert tables and all(len(set(t)) == 1 for t in tables), tables  # every row as many cells as its header
+    assert "<script" not in page.read_text()

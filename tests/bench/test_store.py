@@ -1,5 +1,8 @@
+"""The results store (bench/store.py): concurrent writers, partial lines, malformed lines, the umask, SIGKILL."""
+
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from visionkit import VisionkitError
-from visionkit.bench.store import ResultStore
+from visionkit.bench import ResultStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,3 +127,50 @@ def test_store_of_a_missing_folder_is_empty_and_creates_nothing(tmp_path):
     store = ResultStore(tmp_path / "none")
     assert len(store) == 0 and "x" not in store and store.records == []
     assert not (tmp_path / "none").exists()
+
+
+_KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+    from conftest import _register_test_methods, _Flatten
+    from visionkit import registry
+    from visionkit.bench import load_data, run_experiment
+    _register_test_methods()
+    class Slow(_Flatten):
+        def fit(self, images, labels):
+            time.sleep(0.3)
+            return super().fit(images, labels)
+    from sklearn.neighbors import NearestCentroid
+    registry.register("test-slow", lambda **p: Slow(NearestCentroid()), family="classical")
+    run_experiment(load_data("digits"), ["test-slow"], out={out!r}, per_class=[2, 3, 4, 5, 6, 7, 8, 9, 10, 11], seeds=[0], progress=False)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_loses_nothing_finished(tmp_path):
+    out = tmp_path / "killed"
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests" / "bench"), out=str(out)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    results = out / "results.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if results.is_file() and len(results.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    lines = results.read_text().splitlines()
+    assert 3 <= len(lines) < 10
+    parsed = [json.loads(line) for line in lines]  # no partial line
+    assert not list(out.glob("*.tmp"))  # appends only: no temporary files
+    done = {r["per_class"] for r in parsed}
+    # rerun: finishes the rest, keeps the finished ones, no duplicate
+    subprocess.run([sys.executable, str(script)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    final = ResultStore(out).records
+    assert len(final) == 10 and len({r["key"] for r in final}) == 10
+    assert done <= {r["per_class"] for r in final}
+    kept = {r["key"]: r["finished_at"] for r in parsed}
+    assert all(kept[r["key"]] == r["finished_at"] for r in final if r["key"] in kept)

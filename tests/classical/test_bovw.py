@@ -1,21 +1,5 @@
-"""BagOfVisualWords, the encodings, and the classifiers' scikit-learn conformance.
-
-scikit-learn conformance (``parametrize_with_checks``)
-------------------------------------------------------
-Run in full, with no check expected to fail: ``LinearSVM``, ``Chi2SVC`` (tagged ``positive_only``:
-the chi-squared kernel needs histograms), ``PowerNormalizer``, ``ZCAWhitening``. scikit-learn itself
-skips 6 of them here for the environment, not for these estimators: 4 ``check_array_api_input``
-variants ("SCIPY_ARRAY_API is not set") and 2 pandas checks ("pandas is not installed").
-
-``BagOfVisualWords``, ``ImagePreprocessor``, ``PixelFeatures`` and ``HOGFeatures`` take *images*
-(an (N, H, W[, C]) array or a list of images of any size), not the 2-D numeric tables the checks
-generate; they declare it with the tags ``input_tags.two_d_array = False`` and
-``three_d_array = True``, and scikit-learn then skips every data-based check
-(``check_estimator`` runs only ``check_estimator_cloneable`` on them, which passes). What those
-checks would have verified is tested here by hand on images: ``get_params`` / ``clone``, ``fit``
-returns ``self``, learned attributes end in ``_``, ``NotFittedError`` before fit, same seed same
-result, pickling, and use inside a ``Pipeline``.
-"""
+"""The bag of visual words (bovw.py): encodings' known answers, BagOfVisualWords on images, its
+scikit-learn contract by hand (see test_sklearn_checks.py for the conformance suite), bad inputs."""
 
 import pickle
 
@@ -26,52 +10,18 @@ from sklearn.exceptions import NotFittedError
 from sklearn.kernel_approximation import AdditiveChi2Sampler
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
-from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from visionkit import VisionkitError
-from visionkit.classical.bovw import BagOfVisualWords, assign_words, encode, pyramid_cells, triangle_codes
-from visionkit.classical.descriptors import LocalFeatures, ZCAWhitening
-from visionkit.classical.estimators import Chi2SVC, ChunkedStandardScaler, HOGFeatures, ImagePreprocessor, LinearSVM, PixelFeatures, PowerNormalizer
-
-
-@parametrize_with_checks([LinearSVM(max_iter=200), Chi2SVC(), PowerNormalizer(), ZCAWhitening(), ChunkedStandardScaler(chunk_size=7)])
-def test_sklearn_conformance(estimator, check):
-    check(estimator)
-
-
-@pytest.mark.parametrize(
-    "est",
-    [BagOfVisualWords(descriptor="patches", n_words=4), ImagePreprocessor(), PixelFeatures(), HOGFeatures()],
-    ids=lambda e: type(e).__name__,
+from visionkit.classical import (
+    BagOfVisualWords,
+    Chi2SVC,
+    LinearSVM,
+    LocalFeatures,
+    assign_words,
+    encode,
+    pyramid_cells,
+    triangle_codes,
 )
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
-def test_image_estimators_checks_skipped_by_tags(est):
-    results = check_estimator(est, on_fail=None)
-    ran = [r for r in results if r["status"] == "passed"]
-    failed = [r["check_name"] for r in results if r["status"] == "failed"]
-    assert failed == []
-    assert [r["check_name"] for r in ran] == ["check_estimator_cloneable"]
-
-
-def _textures(n_per_class=6, size=40, seed=0):
-    """Two classes of images that bags of words separate: stripes (vertical or horizontal) plus noise."""
-    rng = np.random.default_rng(seed)
-    imgs, labels = [], []
-    yy, xx = np.mgrid[:size, :size]
-    for label in (0, 1):
-        for _ in range(n_per_class):
-            period = rng.uniform(5, 8)
-            phase = rng.uniform(0, 6.3)
-            coord = xx if label == 0 else yy
-            img = 128 + 100 * np.sin(2 * np.pi * coord / period + phase) + rng.normal(0, 10, (size, size))
-            imgs.append(np.clip(img, 0, 255).astype(np.uint8)[..., None])
-            labels.append(label)
-    return np.stack(imgs), np.array(labels)
-
-
-@pytest.fixture(scope="module")
-def textures():
-    return _textures()
 
 
 # ---------------------------------------------------------------------------- encodings
@@ -148,6 +98,14 @@ def test_bovw_deterministic_and_seed_matters(textures):
     np.testing.assert_array_equal(a.vocabulary_, b.vocabulary_)
     assert not np.array_equal(a.vocabulary_, c.vocabulary_)
     assert a.n_descriptors_fit_ == 100
+
+
+def test_bovw_accepts_a_random_state_instance(textures):
+    X, _ = textures
+    kw = dict(descriptor="dense-sift", descriptor_params={"step": 8, "patch_sizes": (16,)}, n_words=6, max_descriptors=100)
+    a = BagOfVisualWords(random_state=np.random.RandomState(0), **kw).fit(X)
+    b = BagOfVisualWords(random_state=np.random.RandomState(0), **kw).fit(X)
+    np.testing.assert_array_equal(a.vocabulary_, b.vocabulary_)
 
 
 def test_bovw_parallel_equals_serial(textures):
@@ -239,36 +197,3 @@ def test_bad_parameters(textures):
         BagOfVisualWords(pyramid=(0,)).fit(X)
     with pytest.raises(VisionkitError, match="expected an array"):
         BagOfVisualWords().fit("images")
-
-
-def test_linear_svm_agrees_with_liblinear_and_needs_two_classes():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 20))
-    y = (X[:, :3] @ [1.0, -2.0, 0.5] > 0).astype(int) + (X[:, 3] > 1)
-    ours = LinearSVM(C=0.1).fit(X, y)
-    ref = LinearSVC(C=0.1, loss="squared_hinge").fit(X, y)
-    assert np.mean(ours.predict(X) == ref.predict(X)) > 0.97
-    with pytest.raises(ValueError, match="1 class"):
-        LinearSVM().fit(X, np.zeros(300))
-
-
-def test_class_with_one_image(textures):
-    X, y = textures
-    X1 = np.concatenate([X, X[:1] // 2])
-    y1 = np.r_[y, 2]  # class 2 has a single image: documented to work (one-vs-rest needs no pairs)
-    pipe = Pipeline([("bovw", BagOfVisualWords(descriptor_params={"step": 8, "patch_sizes": (16,)}, n_words=8, random_state=0)), ("svm", LinearSVM(max_iter=100))])
-    pipe.fit(X1, y1)
-    assert set(pipe.predict(X1)) <= {0, 1, 2}
-    assert pipe.named_steps["svm"].coef_.shape[0] == 3
-
-
-def test_linear_svm_kernel_solver_matches_primal():
-    """W = X^T U S^(-1/2) v on the empirical kernel map: same objective as the primal, d >> n."""
-    rng = np.random.default_rng(1)
-    X = rng.random((60, 400)).astype(np.float64)
-    y = rng.integers(0, 3, 60)
-    a = LinearSVM(solver="primal", tol=1e-9, max_iter=5000).fit(X, y)
-    b = LinearSVM(solver="kernel", tol=1e-9, max_iter=5000).fit(X, y)
-    assert b.solver_ == "kernel" and LinearSVM().fit(X, y).solver_ == "kernel"
-    np.testing.assert_allclose(b.decision_function(X), a.decision_function(X), atol=2e-3)
-    np.testing.assert_allclose(b.coef_, a.coef_, atol=2e-3)

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
+import torch
 from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
 from skimage.feature import corner_harris
 from skimage.feature import corner_peaks as sk_corner_peaks
 
-from tests.conftest import real_photos
+from tests.conftest import real_photos, rel_error
 from visionkit import (
     VisionkitError,
     corner_peaks,
@@ -14,6 +15,7 @@ from visionkit import (
     harris_steps,
     sobel_gradients,
 )
+from visionkit.classical import HarrisResponse, harris_response_torch
 
 PHOTOS = real_photos()
 
@@ -177,3 +179,40 @@ def test_bad_images():
 def test_blank_image_has_no_corners():
     assert harris_corners(np.zeros((20, 20))).shape == (0, 2)
     assert harris_corners(np.full((20, 20), 0.7)).shape == (0, 2)
+
+
+# ------------------------------------------------------------------ the torch twin
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("gradient", ["sobel", "gaussian"])
+def test_harris_twin_matches_numpy(astronaut_batch, device, gradient):
+    imgs = astronaut_batch
+    t = torch.from_numpy(imgs).permute(0, 3, 1, 2).to(device)
+    r = harris_response_torch(t, sigma=1.5, k=0.04, gradient=gradient)
+    assert r.shape == (3, 1, 64, 64)
+    for i in range(len(imgs)):
+        ref = harris_response(imgs[i], sigma=1.5, k=0.04, gradient=gradient)
+        assert rel_error(r[i, 0].cpu().numpy(), ref) < 1e-4
+
+
+def test_harris_twin_takes_grey_uint8(camera):
+    u8 = (camera[:48, :48] * 255).round().astype(np.uint8)
+    t = torch.from_numpy(u8)[None, None]
+    np.testing.assert_allclose(harris_response_torch(t)[0, 0].numpy(), harris_response(u8), rtol=1e-4, atol=1e-8)
+
+
+def test_harris_module_equals_function_and_gradients_flow(camera):
+    x = torch.from_numpy(camera[:32, :32].copy())[None, None].double().requires_grad_(True)
+    assert torch.equal(HarrisResponse(sigma=1.0)(x), harris_response_torch(x, sigma=1.0))
+    assert torch.autograd.gradcheck(lambda a: harris_response_torch(a, sigma=1.0), (x[..., :12, :12].detach().requires_grad_(True),), fast_mode=True)
+    HarrisResponse()(x).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_harris_twin_bad_inputs():
+    with pytest.raises(VisionkitError, match="H and W"):
+        harris_response_torch(torch.zeros(1, 1, 4, 4))
+    with pytest.raises(VisionkitError, match="channels"):
+        harris_response_torch(torch.zeros(1, 5, 16, 16))

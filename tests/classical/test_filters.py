@@ -1,9 +1,11 @@
 import cv2
 import numpy as np
 import pytest
+import torch
 
-from tests.conftest import real_photos
+from tests.conftest import real_photos, rel_error
 from visionkit import VisionkitError, sobel, sobel_gradients, sobel_orientation
+from visionkit.classical import Sobel, SobelGradients, sobel_gradients_torch, sobel_torch
 from visionkit.classical._kernels import SOBEL_X, SOBEL_Y
 
 
@@ -120,3 +122,43 @@ def test_torch_tensor_is_refused_with_a_pointer():
     torch = pytest.importorskip("torch")
     with pytest.raises(VisionkitError, match="sobel_gradients_torch"):
         sobel(torch.zeros(4, 4))
+
+
+# ------------------------------------------------------------------ the torch twins
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_sobel_twin_matches_numpy(astronaut_batch, device):
+    imgs = astronaut_batch
+    t = torch.from_numpy(imgs).permute(0, 3, 1, 2).to(device)
+    gx, gy = sobel_gradients_torch(t)
+    mag = sobel_torch(t)
+    for i in range(len(imgs)):
+        rx, ry = sobel_gradients(imgs[i])
+        assert rel_error(gx[i].permute(1, 2, 0).cpu().numpy(), rx) < 1e-4
+        assert rel_error(gy[i].permute(1, 2, 0).cpu().numpy(), ry) < 1e-4
+        assert rel_error(mag[i].permute(1, 2, 0).cpu().numpy(), sobel(imgs[i])) < 1e-4
+
+
+def test_sobel_twin_takes_uint8(camera):
+    u8 = (camera[:48, :48] * 255).round().astype(np.uint8)
+    np.testing.assert_allclose(sobel_torch(torch.from_numpy(u8)[None, None])[0, 0].numpy(), sobel(u8), rtol=1e-5, atol=1e-6)
+
+
+def test_sobel_modules_equal_functions_and_gradients_flow(camera):
+    x = torch.from_numpy(camera[:32, :32].copy())[None, None].double().requires_grad_(True)
+    assert torch.equal(Sobel(eps=1e-6)(x), sobel_torch(x, eps=1e-6))
+    assert SobelGradients()(x).shape == (1, 1, 2, 32, 32)
+    assert torch.autograd.gradcheck(lambda a: sobel_torch(a, eps=1e-3), (x[..., :8, :8].detach().requires_grad_(True),), fast_mode=True)
+
+
+def test_sobel_twin_bad_inputs():
+    with pytest.raises(VisionkitError, match=r"\(B, C, H, W\)"):
+        sobel_gradients_torch(torch.zeros(8, 8))
+    with pytest.raises(VisionkitError, match="torch.Tensor"):
+        sobel_torch(np.zeros((1, 1, 8, 8)))
+    with pytest.raises(VisionkitError, match="non-empty"):
+        sobel_torch(torch.zeros(0, 1, 8, 8))
+    with pytest.raises(VisionkitError, match="dtype"):
+        sobel_torch(torch.zeros(1, 1, 8, 8, dtype=torch.int32))

@@ -1,10 +1,11 @@
-"""The registered classical methods: protocol on tiny data (8x8 digits, grey and colour, mixed sizes)."""
+"""The registered classical methods (methods.py): protocol on tiny data (8x8 digits, grey and colour, mixed
+sizes), MethodPipeline, kmeans-svm with mirrors and Lloyd k-means."""
 
 import numpy as np
 import pytest
 
 from visionkit import registry
-from visionkit.data import load_digits
+from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_kmeans_svm
 
 METHODS = ["pixels-svm", "hog-svm", "bovw-svm", "harris-bovw-svm", "kmeans-svm"]
 
@@ -16,14 +17,6 @@ TINY = {
     "harris-bovw-svm": {"n_words": 24, "patch_sizes": (16,), "pyramid": (1, 2)},
     "kmeans-svm": {"n_words": 32, "size": (12, 12), "max_descriptors": 5000},
 }
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits()
-    rng = np.random.default_rng(0)
-    idx = rng.permutation(len(d.labels))
-    return d.images[idx[:300]], d.labels[idx[:300]], d.images[idx[300:400]], d.labels[idx[300:400]]
 
 
 def test_all_registered():
@@ -62,3 +55,34 @@ def test_methods_are_deterministic(digits):
     a = registry.create("kmeans-svm", **TINY["kmeans-svm"]).fit(Xtr, ytr).transform(Xte[:10])
     b = registry.create("kmeans-svm", **TINY["kmeans-svm"]).fit(Xtr, ytr).transform(Xte[:10])
     np.testing.assert_array_equal(a, b)
+
+
+def test_method_pipeline_transform_is_every_step_but_the_classifier():
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from visionkit.classical import LinearSVM, MethodPipeline
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), np.repeat([0, 1], 20)
+    pipe = MethodPipeline([("double", FunctionTransformer(lambda a: 2 * a)), ("skip", "passthrough"),
+                           ("scale", StandardScaler()), ("svm", LinearSVM())]).fit(X, y)
+    np.testing.assert_allclose(pipe.transform(X), pipe.named_steps["scale"].transform(2 * X))
+
+
+def test_kmeans_svm_mirror_and_full_kmeans(digits):
+    Xtr, ytr, Xte, yte = digits
+    tiny = {"n_words": 32, "size": (12, 12), "max_descriptors": 5000}
+    m = registry.create("kmeans-svm", mirror=True, kmeans="full", kmeans_max_iter=20, random_state=3, **tiny)
+    assert isinstance(m, MirrorAugmented)
+    pred = m.fit(Xtr, ytr).predict(Xte)
+    assert np.mean(pred == yte) > 0.6
+    assert m.transform(Xte).shape == (len(Xte), 4 * 32)
+    again = make_kmeans_svm(mirror=True, kmeans="full", kmeans_max_iter=20, random_state=3, **tiny).fit(Xtr, ytr)
+    np.testing.assert_array_equal(again.predict(Xte), pred)
+
+
+def test_full_kmeans_uses_lloyd(digits):
+    Xtr = digits[0]
+    bovw = BagOfVisualWords(descriptor="patches", descriptor_params={"patch_size": 4}, n_words=8, kmeans="full",
+                            kmeans_max_iter=300, encoding="triangle", pyramid=(1,), random_state=0).fit(Xtr[..., 0])
+    assert type(bovw.kmeans_).__name__ == "KMeans" and bovw.vocabulary_.shape == (8, 16)

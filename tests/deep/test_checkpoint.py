@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from visionkit import VisionkitError
-from visionkit.deep.checkpoint import load_checkpoint, load_pretrained, load_state_dict_file, save_checkpoint
-from visionkit.deep.models import create_model
+from visionkit.deep import create_model, load_checkpoint, load_pretrained, load_state_dict_file, save_checkpoint
 
 
 def test_round_trip_is_bit_exact(tmp_path):

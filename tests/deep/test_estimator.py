@@ -6,8 +6,7 @@ import torch
 
 from visionkit import VisionkitError, registry
 from visionkit.data import load_digits
-from visionkit.deep import DeepClassifier
-from visionkit.deep.estimator import prepare_images
+from visionkit.deep import DeepClassifier, prepare_images
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from visionkit import VisionkitError
-from visionkit.deep import layers as L
-from visionkit.deep.models import count_parameters, create_model
+from visionkit.deep import count_parameters, create_model, layers as L
 
 
 def test_self_attention_equals_sdpa():

@@ -10,17 +10,10 @@ import skimage.data
 import torch
 
 from visionkit import VisionkitError
-from visionkit.deep import DeepClassifier
-from visionkit.deep.models import (
-    create_model,
-    get_model_spec,
-    imagenet_classes,
-    list_pretrained,
-    load_backbone,
-    resize_center_crop,
-)
+from visionkit.deep import DeepClassifier, create_model, get_model_spec, list_pretrained, load_backbone
+from visionkit.deep.models import imagenet_classes, resize_center_crop
 from visionkit.deep.models import pretrained as P
-from visionkit.deep.transfer import PretrainedFeaturesSVM, cached_features, image_digests
+from visionkit.deep import PretrainedFeaturesSVM, cached_features, image_digests
 
 torch.set_num_threads(1)
 
@@ -319,7 +312,8 @@ def test_linear_probe_fits_the_head_on_frozen_features():
 
 
 def test_backbone_learning_rate_scale():
-    from visionkit.deep.train import TrainConfig, _param_groups
+    from visionkit.deep import TrainConfig
+    from visionkit.deep.train import _param_groups
 
     model = create_model("efficientnet_lite0", num_classes=3)
     groups = _param_groups(model, TrainConfig(lr=0.1, backbone_lr_scale=0.1))
@@ -347,7 +341,7 @@ def test_list_pretrained_and_specs():
 
 
 def test_freeze_norm_keeps_running_statistics_and_trains_the_affine():
-    from visionkit.deep.train import TrainConfig, fit
+    from visionkit.deep import TrainConfig, fit
 
     x, y = _two_classes(n=4)
     model = create_model("efficientnet_lite0", num_classes=2, pretrained=True)

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from visionkit import VisionkitError
-from visionkit.deep.models import create_model
-from visionkit.deep.train import TrainConfig, augment_batch, fit, lr_factor, random_crop_flip
+from visionkit.deep import TrainConfig, augment_batch, create_model, fit, lr_factor, random_crop_flip
 
 
 def _toy(n=64, size=16, seed=0):
@@ -105,7 +104,7 @@ def test_airbench_recipe_with_lookahead_and_tta_runs():
 
 
 def model_recipe(name):
-    from visionkit.deep.models import get_model_spec
+    from visionkit.deep import get_model_spec
 
     return dict(get_model_spec(name).recipe)
 
@@ -178,8 +177,8 @@ def test_fixed_seed_fit_matches_the_recorded_weights():
 
 
 def test_train_state_round_trip_and_refusals(tmp_path):
-    from visionkit.deep.checkpoint import TrainState, load_train_state, save_checkpoint, save_train_state
-    from visionkit.deep.train import TrainResult, _make_optimizer
+    from visionkit.deep import TrainResult, TrainState, load_train_state, save_checkpoint, save_train_state
+    from visionkit.deep.train import _make_optimizer
 
     x, y = _toy(32, 8)
     cfg = TrainConfig(epochs=2, batch_size=16, optimizer="adamw", lr=1e-3, seed=1, amp=False)
@@ -220,7 +219,7 @@ def test_grad_scaler_only_where_autocast_falls_back_to_float16(monkeypatch):
 def test_float16_training_steps_through_the_scaler_and_resumes_it(monkeypatch, tmp_path):
     # the CUDA-without-bf16 path, on the CPU: autocast in float16 there too, so fit takes a GradScaler("cpu")
     import visionkit.deep.train as train
-    from visionkit.deep.checkpoint import load_checkpoint
+    from visionkit.deep import load_checkpoint
 
     monkeypatch.setattr(train, "_autocast_dtype", lambda device, amp: torch.float16 if amp else None)
     steps = []
@@ -233,7 +232,7 @@ def test_float16_training_steps_through_the_scaler_and_resumes_it(monkeypatch, t
     saved = load_checkpoint(tmp_path / "s")[1]["grad_scaler"]
     assert 0 < saved["scale"] <= 65536.0 and saved["growth_interval"] == 2000
     # resuming restores the scaler's state (here a scale no fresh scaler has)
-    from visionkit.deep.checkpoint import TrainState, load_train_state, save_train_state
+    from visionkit.deep import TrainState, load_train_state, save_train_state
 
     model = create_model("resnet20", num_classes=2)
     state = TrainState(model, train._make_optimizer(model, cfg), None, torch.Generator(), cfg, train.TrainResult(),

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from visionkit import VisionkitError
-from visionkit.viz.deep import attention_maps, attention_rollout, grad_cam
+from visionkit.viz import attention_maps, attention_rollout, grad_cam
 
 
 def _toy(n, generator):

@@ -4,7 +4,7 @@ import pytest
 from visionkit import sample_image
 from visionkit.cli import main
 from visionkit.data import load_digits
-from visionkit.viz.overview import overview_figure, word_map_figure
+from visionkit.viz import overview_figure, word_map_figure
 
 
 def _image_panels(fig):
@@ -54,7 +54,7 @@ def test_cli_show_with_model(tmp_path, tiny_classifier):
 
 def test_network_panels_without_a_checkpoint_use_the_imagenet_network():
     from visionkit.deep import DeepClassifier
-    from visionkit.viz.network import network_figure
+    from visionkit.viz import network_figure
 
     clf = DeepClassifier.from_pretrained("efficientnet_lite0")
     assert clf.pretrained_on_ == "imagenet-1k" and len(clf.class_names_) == 1000

@@ -1,13 +1,12 @@
 """The bag-of-visual-words figure: it draws, saves a PNG, and rejects unfitted or patch models."""
 
-import numpy as np
 import pytest
 import skimage.data
 from matplotlib.figure import Figure
 
 from visionkit import VisionkitError
-from visionkit.classical.bovw import BagOfVisualWords
-from visionkit.viz.bovw import bovw_figure, word_assignments
+from visionkit.classical import BagOfVisualWords
+from visionkit.viz import bovw_figure, word_assignments
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,11 @@
 
 from .metrics import PeakMemory, classification_metrics, environment
 from .perturb import DEFAULT_STRENGTHS, PERTURBATIONS, perturb
-from .report import comparison_text, crossover, summarise, write_report
+from .report import MAX_MATRIX_CLASSES, write_report
 from .runner import count_size, run_experiment, sample_per_class
 from .specs import DataSplit, load_data, stratified_split
 from .store import ResultStore, run_key
+from .summary import comparison_text, crossover, most_confused, per_class_accuracy, summarise
 
 __all__ = [
     "DataSplit",
@@ -26,4 +27,7 @@ __all__ = [
     "summarise",
     "crossover",
     "comparison_text",
+    "per_class_accuracy",
+    "most_confused",
+    "MAX_MATRIX_CLASSES",
 ]

@@ -1,7 +1,7 @@
 """Bag of visual words: a k-means dictionary of local descriptors, and one vector of words per image.
 
 The course's "Images -- Mots -- Dictionnaire": local descriptors of every image
-(:mod:`visionkit.classical.descriptors`), a vocabulary of ``n_words`` visual words learnt by k-means
+(:mod:`~visionkit.classical.sift`, :mod:`~visionkit.classical.patches`), a vocabulary of ``n_words`` visual words learnt by k-means
 on a seeded sample of them, then each image described by how its descriptors fall on the words.
 
 Encodings (:func:`encode`)
@@ -36,18 +36,36 @@ from functools import partial
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validate import VisionkitError, check_positive, describe
-from .descriptors import DESCRIPTORS, LocalFeatures, ZCAWhitening, _descriptor_fn, as_image_list
+from ._parallel import map_chunks
+from .patches import ZCAWhitening, normalized_patches
+from .preprocessing import as_image_list
+from .sift import LocalFeatures, dense_sift, harris_sift
 
-__all__ = ["BagOfVisualWords", "encode", "assign_words", "triangle_codes", "ENCODINGS", "pyramid_cells"]
+__all__ = ["BagOfVisualWords", "encode", "assign_words", "triangle_codes", "ENCODINGS", "DESCRIPTORS", "pyramid_cells"]
 
 ENCODINGS = ("hard", "triangle", "vlad")
+
+#: The local descriptors a bag of visual words can use, by name.
+DESCRIPTORS: dict[str, Callable[..., LocalFeatures]] = {
+    "dense-sift": dense_sift,
+    "harris-sift": harris_sift,
+    "patches": normalized_patches,
+}
+
+
+def _descriptor_fn(descriptor: str | Callable[..., LocalFeatures]) -> Callable[..., LocalFeatures]:
+    if callable(descriptor):
+        return descriptor
+    if descriptor not in DESCRIPTORS:
+        raise VisionkitError(f"descriptor: expected one of {sorted(DESCRIPTORS)} or a callable, got {descriptor!r}")
+    return DESCRIPTORS[descriptor]
 
 
 def _sq_distances(x: np.ndarray, vocabulary: np.ndarray, vocab_sq: np.ndarray | None = None) -> np.ndarray:
@@ -220,6 +238,15 @@ def _sample_chunk(feats: list[LocalFeatures], chunk: int, *, per_image: int, see
     return np.concatenate(out).astype(np.float32)
 
 
+def _describe_chunk(chunk: list, index: int, *, fn: Callable, params: dict, post: Callable) -> tuple[Any, float, float]:
+    """``post(descriptors of the chunk's images, index)``, with the seconds spent in each of the two."""
+    t0 = time.perf_counter()
+    feats = [fn(im, **params) for im in chunk]
+    t1 = time.perf_counter()
+    out = post(feats, index)
+    return out, t1 - t0, time.perf_counter() - t1
+
+
 def _run_chunks(
     fn: Callable,
     imgs: list,
@@ -230,44 +257,37 @@ def _run_chunks(
     timings: dict | None = None,
     consume: Callable[[int, Any], None] | None = None,
 ) -> list:
-    """Run ``post(descriptors of a chunk, chunk index)`` over chunks of images, in parallel.
+    """Run ``post(descriptors of a chunk, chunk index)`` over chunks of images, in parallel (:func:`map_chunks`).
 
     ``timings`` (if given) receives the seconds spent in the descriptor and in ``post``, summed over
     the workers (CPU-seconds of work, not wall time). With ``consume``, each chunk's result is
     handed to ``consume(chunk index, result)`` as it arrives and not kept (the list returned is
     then empty): the caller can write it straight into a preallocated array.
     """
-    chunks = [imgs[i : i + chunk_size] for i in range(0, len(imgs), chunk_size)]
+    kept, spent = [], [0.0, 0.0]
 
-    parallel = not (n_jobs in (None, 1) or len(chunks) == 1)
-
-    def job(c, i):
-        if parallel:  # one OpenCV thread per joblib worker process: the workers already fill the cores
-            import cv2
-
-            cv2.setNumThreads(1)
-        t0 = time.perf_counter()
-        feats = [fn(im, **params) for im in c]
-        t1 = time.perf_counter()
-        out = post(feats, i)
-        return out, t1 - t0, time.perf_counter() - t1
-
-    if not parallel:
-        gen = (job(c, i) for i, c in enumerate(chunks))
-    else:
-        # return_as="generator" keeps only a few chunks' results in flight, in order
-        gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(job)(c, i) for i, c in enumerate(chunks))
-    kept, t_desc, t_post = [], 0.0, 0.0
-    for i, (out, td, tp) in enumerate(gen):
-        t_desc, t_post = t_desc + td, t_post + tp
+    def take(i: int, result: tuple[Any, float, float]) -> None:
+        out, spent_desc, spent_post = result
+        spent[0] += spent_desc
+        spent[1] += spent_post
         if consume is None:
             kept.append(out)
         else:
             consume(i, out)
+
+    job = partial(_describe_chunk, fn=fn, params=params, post=post)
+    map_chunks(job, imgs, chunk_size=chunk_size, n_jobs=n_jobs, consume=take)
     if timings is not None:
-        timings["descriptors"] = timings.get("descriptors", 0.0) + t_desc
-        timings["post"] = timings.get("post", 0.0) + t_post
+        timings["descriptors"] = timings.get("descriptors", 0.0) + spent[0]
+        timings["post"] = timings.get("post", 0.0) + spent[1]
     return kept
+
+
+def _seed(random_state: Any) -> int:
+    """One int seed for the sample and k-means: an int as it is, else drawn from ``check_random_state``."""
+    if isinstance(random_state, (int, np.integer)):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(2**31 - 1))
 
 
 class BagOfVisualWords(TransformerMixin, BaseEstimator):
@@ -281,7 +301,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     descriptor : {"dense-sift", "harris-sift", "patches"} or callable
-        Local descriptor (:data:`visionkit.classical.descriptors.DESCRIPTORS`), or
+        Local descriptor (:data:`DESCRIPTORS`), or
         ``f(image, **descriptor_params) -> LocalFeatures``.
     descriptor_params : dict or None
         Options for the descriptor, e.g. ``{"step": 4, "patch_sizes": (16, 24)}``.
@@ -311,7 +331,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
     kmeans_batch_size, kmeans_max_iter, kmeans_n_init : int
         k-means options (``kmeans_batch_size`` only for ``"minibatch"``).
     random_state : int, RandomState or None
-        Seeds the descriptor sample and k-means.
+        Seeds the descriptor sample and k-means: an int is the seed, a RandomState gives one draw
+        (``None``: numpy's global RandomState, as scikit-learn's ``check_random_state``).
     n_jobs : int or None
         joblib processes for descriptor extraction and encoding.
     chunk_size : int
@@ -428,8 +449,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         """
         k, _ = self._check_params()
         imgs = self._images(X)
-        rs = self.random_state
-        seed = int(np.random.RandomState(rs).randint(2**31 - 1)) if not isinstance(rs, (int, np.integer)) else int(rs)
+        seed = _seed(self.random_state)
         if self.max_fit_images is not None and len(imgs) > check_positive(self.max_fit_images, "max_fit_images", integer=True):
             pick = np.sort(np.random.default_rng([seed, 2]).choice(len(imgs), int(self.max_fit_images), replace=False))
             imgs = [imgs[i] for i in pick]

@@ -11,21 +11,28 @@ Steps 1 to 5 make a response map (:func:`harris_response`, or :func:`harris_step
 intermediate image); step 6 picks points from it (:func:`corner_peaks`); :func:`harris_corners`
 chains the two. Colour images are first reduced to grey (BT.709 weights, as
 ``skimage.color.rgb2gray``). Borders are extended by reflect-101, as everywhere in visionkit.
+
+The torch twin :func:`harris_response_torch` (module :class:`HarrisResponse`) computes steps 1 to 5
+on a ``(B, C, H, W)`` batch, differentiable, on CPU or CUDA; torch is imported on first use.
 """
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+import functools
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import cv2
 import numpy as np
 from scipy import spatial
 
-from .._validate import VisionkitError, as_float_image, check_image_array, check_positive, describe, to_gray
+from .._validate import GRAY_WEIGHTS, VisionkitError, as_float_image, check_image_array, check_positive, describe, to_gray
 from ._kernels import gaussian_derivative_kernel1d, gaussian_kernel1d
-from .filters import _gradients, _sep
+from .filters import _as_module_attributes, _check_input, _gradients, _kernel, _sep, _sep_conv, sobel_gradients_torch
 
-__all__ = ["HarrisSteps", "harris_steps", "harris_response", "corner_peaks", "harris_corners"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["HarrisSteps", "harris_steps", "harris_response", "corner_peaks", "harris_corners", "harris_response_torch", "HarrisResponse"]
 
 Gradient = Literal["sobel", "gaussian"]
 
@@ -339,3 +346,96 @@ def harris_corners(
     return coords
 
 
+# ------------------------------------------------------------------------------------ torch twin
+
+def _gray_torch(x: torch.Tensor) -> torch.Tensor:
+    c = x.shape[1]
+    if c in (1, 2):
+        return x[:, :1]
+    if c in (3, 4):
+        w = _kernel(GRAY_WEIGHTS, x).view(1, 3, 1, 1)
+        return (x[:, :3] * w).sum(dim=1, keepdim=True)
+    raise VisionkitError(f"input: expected 1 to 4 channels, got {c} (shape {tuple(x.shape)})")
+
+
+def harris_response_torch(
+    input: torch.Tensor,
+    *,
+    sigma: float = 1.0,
+    k: float = 0.05,
+    gradient: Literal["sobel", "gaussian"] = "sobel",
+    derivative_sigma: float = 1.0,
+) -> torch.Tensor:
+    """Harris response of a batch, as :func:`visionkit.harris_response` on each image.
+
+    Parameters
+    ----------
+    input : Tensor, shape (B, C, H, W)
+        C = 1, or 3 / 4 (reduced to grey with the BT.709 weights, alpha ignored).
+    sigma, k, gradient, derivative_sigma
+        As in :func:`visionkit.harris_response`.
+
+    Returns
+    -------
+    Tensor, shape (B, 1, H, W)
+    """
+    import torch
+
+    check_positive(sigma, "sigma")
+    check_positive(derivative_sigma, "derivative_sigma")
+    if not 0 <= k < 0.25:
+        raise VisionkitError(f"k: expected a number in [0, 0.25), got {k!r}")
+    if gradient not in ("sobel", "gaussian"):
+        raise VisionkitError(f"gradient: expected 'sobel' or 'gaussian', got {gradient!r}")
+    g_win = gaussian_kernel1d(sigma)
+    radius = len(g_win) // 2
+    x = _gray_torch(_check_input(input, min_size=radius + 1))
+    if gradient == "sobel":
+        ix, iy = sobel_gradients_torch(x)
+    else:
+        d = gaussian_derivative_kernel1d(derivative_sigma)
+        g = gaussian_kernel1d(derivative_sigma)
+        if min(x.shape[-2:]) <= len(g) // 2:
+            raise VisionkitError(f"input: expected H and W > {len(g) // 2} for derivative_sigma={derivative_sigma}")
+        ix, iy = _sep_conv(x, d, g), _sep_conv(x, g, d)
+    products = torch.cat([ix * ix, iy * iy, ix * iy], dim=1)
+    s = _sep_conv(products, g_win, g_win)
+    sxx, syy, sxy = s[:, 0:1], s[:, 1:2], s[:, 2:3]
+    trace = sxx + syy
+    return sxx * syy - sxy * sxy - k * trace * trace
+
+
+@functools.cache
+def _torch_modules() -> dict[str, type]:
+    """The nn.Module form, built on first use so that importing this module does not import torch."""
+    from torch import nn
+
+    class HarrisResponse(nn.Module):
+        """Module form of :func:`harris_response_torch`; stores the settings only."""
+
+        def __init__(
+            self,
+            *,
+            sigma: float = 1.0,
+            k: float = 0.05,
+            gradient: Literal["sobel", "gaussian"] = "sobel",
+            derivative_sigma: float = 1.0,
+        ) -> None:
+            super().__init__()
+            self.sigma, self.k, self.gradient, self.derivative_sigma = sigma, k, gradient, derivative_sigma
+
+        def forward(self, input: torch.Tensor) -> torch.Tensor:
+            return harris_response_torch(
+                input, sigma=self.sigma, k=self.k, gradient=self.gradient, derivative_sigma=self.derivative_sigma
+            )
+
+        def extra_repr(self) -> str:
+            return f"sigma={self.sigma}, k={self.k}, gradient={self.gradient!r}"
+
+    return _as_module_attributes({"HarrisResponse": HarrisResponse}, __name__)
+
+
+def __getattr__(name: str):
+    if name == "HarrisResponse":
+        return _torch_modules()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,7 +30,9 @@ from sklearn.preprocessing import StandardScaler
 
 from ..registry import register
 from .bovw import BagOfVisualWords
-from .estimators import ChunkedStandardScaler, HOGFeatures, ImagePreprocessor, LinearSVM, MirrorAugmented, PixelFeatures, PowerNormalizer
+from .hog import HOGFeatures
+from .preprocessing import ChunkedStandardScaler, ImagePreprocessor, MirrorAugmented, PixelFeatures
+from .svm import LinearSVM, PowerNormalizer
 
 __all__ = ["MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm", "make_kmeans_svm"]
 
@@ -43,8 +45,9 @@ class MethodPipeline(Pipeline):
     """
 
     def transform(self, X, **params):  # noqa: D102 - documented on the class
-        for _, _, step in self._iter(with_final=False):
-            X = step.transform(X)
+        for _, step in self.steps[:-1]:
+            if step is not None and step != "passthrough":
+                X = step.transform(X)
         return X
 
 
@@ -205,7 +208,7 @@ def make_kmeans_svm(
 
     ``kmeans="full"`` learns the words with Lloyd's k-means (``kmeans_max_iter`` iterations; Coates
     et al. ran 50) instead of mini-batches; ``mirror=True`` wraps the pipeline in
-    :class:`~visionkit.classical.estimators.MirrorAugmented` (trained on the images and their
+    :class:`~visionkit.classical.preprocessing.MirrorAugmented` (trained on the images and their
     left-right mirrors, both views averaged at test time: twice the cost).
     """
     bovw = BagOfVisualWords(

@@ -7,16 +7,30 @@ Importing this package does not register harness methods; :mod:`visionkit.regist
 
 from __future__ import annotations
 
-from .checkpoint import load_checkpoint, load_pretrained, load_state_dict_file, save_checkpoint
+from .augment import augment_batch, random_crop_flip
+from .checkpoint import TrainState, load_checkpoint, load_pretrained, load_state_dict_file, load_train_state, save_checkpoint, save_train_state
 from .estimator import DeepClassifier, prepare_images
 from .features import embeddings, feature_maps, first_conv_filters
 from .layers import BatchNorm2d, MultiHeadSelfAttention, SelfAttention, batch_norm, multi_head_self_attention, self_attention
-from .models import count_parameters, create_model, get_model_spec, list_models, register_model
-from .train import TrainConfig, TrainResult, evaluate, fit, predict_logits
+from .models import (
+    MODELS,
+    ModelSpec,
+    count_parameters,
+    create_model,
+    get_model_spec,
+    list_models,
+    list_pretrained,
+    load_backbone,
+    register_model,
+)
+from .train import TrainConfig, TrainResult, evaluate, fit, lr_factor, predict_logits, to_tensor_images
+from .transfer import PretrainedFeaturesSVM, cached_features, image_digests
 
 __all__ = [
-    "BatchNorm2d", "DeepClassifier", "MultiHeadSelfAttention", "SelfAttention", "TrainConfig", "TrainResult",
-    "batch_norm", "count_parameters", "create_model", "embeddings", "evaluate", "feature_maps", "first_conv_filters",
-    "fit", "get_model_spec", "list_models", "load_checkpoint", "load_pretrained", "load_state_dict_file",
-    "multi_head_self_attention", "predict_logits", "prepare_images", "register_model", "save_checkpoint", "self_attention",
+    "BatchNorm2d", "DeepClassifier", "MODELS", "ModelSpec", "MultiHeadSelfAttention", "PretrainedFeaturesSVM", "SelfAttention",
+    "TrainConfig", "TrainResult", "TrainState", "augment_batch", "batch_norm", "cached_features", "count_parameters",
+    "create_model", "embeddings", "evaluate", "feature_maps", "first_conv_filters", "fit", "get_model_spec", "image_digests",
+    "list_models", "list_pretrained", "load_backbone", "load_checkpoint", "load_pretrained", "load_state_dict_file",
+    "load_train_state", "lr_factor", "multi_head_self_attention", "predict_logits", "prepare_images", "random_crop_flip",
+    "register_model", "save_checkpoint", "save_train_state", "self_attention", "to_tensor_images",
 ]

@@ -95,10 +95,6 @@ def _pickle_kind(path: Path) -> str | None:
     return None
 
 
-def _atomic_write(path: Path, write) -> None:
-    atomic_write(path, write)  # synced, umask respected, no .tmp left on error
-
-
 def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``tensors`` to ``STEM.safetensors`` and ``config`` to ``STEM.json``, each atomically.
 
@@ -127,8 +123,8 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], c
         text = json.dumps(config, indent=2, sort_keys=True)
     except TypeError as exc:
         raise VisionkitError(f"config: expected JSON-serialisable values ({exc})") from None
-    _atomic_write(st_path, lambda tmp: save_file(flat, tmp, metadata={"format": "pt", "visionkit": "1"}))
-    _atomic_write(js_path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(st_path, lambda tmp: save_file(flat, tmp, metadata={"format": "pt", "visionkit": "1"}))
+    atomic_write(js_path, lambda tmp: Path(tmp).write_text(text))
     return st_path, js_path
 
 

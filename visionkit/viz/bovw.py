@@ -24,7 +24,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from .._validate import VisionkitError  # noqa: E402
 from ..classical.bovw import BagOfVisualWords, assign_words  # noqa: E402
-from ..classical.descriptors import LocalFeatures, _descriptor_fn, _gray_uint8  # noqa: E402
+from ..classical.bovw import _descriptor_fn  # noqa: E402
+from ..classical.sift import LocalFeatures, _gray_uint8  # noqa: E402
 
 __all__ = ["bovw_figure", "word_assignments"]
 

@@ -1,21 +1,22 @@
-"""MirrorAugmented (train on images + left-right mirrors, average both views), Lloyd k-means words, ChunkedStandardScaler."""
+"""preprocessing.py: the image-list check, MirrorAugmented (train on images + left-right mirrors, average
+both views) and ChunkedStandardScaler."""
 
 import numpy as np
 import pytest
+
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from visionkit import VisionkitError, registry
-from visionkit.classical.bovw import BagOfVisualWords
-from visionkit.classical.estimators import MirrorAugmented, mirror_images
-from visionkit.classical.methods import make_kmeans_svm, make_pixels_svm
-from visionkit.data import load_digits
+from visionkit import VisionkitError
+from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_pixels_svm, mirror_images
 
 
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits()
-    idx = np.random.default_rng(0).permutation(len(d.labels))
-    return d.images[idx[:300]], d.labels[idx[:300]], d.images[idx[300:400]], d.labels[idx[300:400]]
+def test_image_list_bad_inputs():
+    from visionkit.classical import as_image_list
+
+    with pytest.raises(VisionkitError, match="at least one image"):
+        as_image_list([])
+    with pytest.raises(VisionkitError, match="at least one image"):
+        as_image_list(np.zeros((0, 8, 8), np.uint8))
 
 
 class _Recorder(ClassifierMixin, BaseEstimator):
@@ -66,25 +67,6 @@ def test_test_time_average_is_mirror_invariant(digits):
     np.testing.assert_array_equal(clf.classes_, np.arange(10))
 
 
-def test_kmeans_svm_mirror_and_full_kmeans(digits):
-    Xtr, ytr, Xte, yte = digits
-    tiny = {"n_words": 32, "size": (12, 12), "max_descriptors": 5000}
-    m = registry.create("kmeans-svm", mirror=True, kmeans="full", kmeans_max_iter=20, random_state=3, **tiny)
-    assert isinstance(m, MirrorAugmented)
-    pred = m.fit(Xtr, ytr).predict(Xte)
-    assert np.mean(pred == yte) > 0.6
-    assert m.transform(Xte).shape == (len(Xte), 4 * 32)
-    again = make_kmeans_svm(mirror=True, kmeans="full", kmeans_max_iter=20, random_state=3, **tiny).fit(Xtr, ytr)
-    np.testing.assert_array_equal(again.predict(Xte), pred)
-
-
-def test_full_kmeans_uses_lloyd(digits):
-    Xtr = digits[0]
-    bovw = BagOfVisualWords(descriptor="patches", descriptor_params={"patch_size": 4}, n_words=8, kmeans="full",
-                            kmeans_max_iter=300, encoding="triangle", pyramid=(1,), random_state=0).fit(Xtr[..., 0])
-    assert type(bovw.kmeans_).__name__ == "KMeans" and bovw.vocabulary_.shape == (8, 16)
-
-
 def test_bad_inputs():
     with pytest.raises(VisionkitError, match="decision_function or predict_proba"):
         MirrorAugmented(object()).fit(np.zeros((2, 4, 4), np.uint8), [0, 1])
@@ -99,7 +81,7 @@ def test_bad_inputs():
 def test_chunked_standard_scaler_equals_sklearn():
     from sklearn.preprocessing import StandardScaler
 
-    from visionkit.classical.estimators import ChunkedStandardScaler
+    from visionkit.classical import ChunkedStandardScaler
 
     rng = np.random.default_rng(0)
     X = (rng.normal(3.0, 2.0, (1000, 17)) * rng.uniform(0.1, 10, 17)).astype(np.float32)

@@ -1,0 +1,266 @@
+"""Classifiers for the classical features, and the explicit kernel map that feeds them.
+
+* :class:`PowerNormalizer`: signed power law and L2 norm (the explicit Hellinger map with
+  ``alpha=0.5``: a linear SVM on its output is a Hellinger-kernel SVM).
+* :class:`LinearSVM`: one-vs-rest linear SVM with the squared hinge (L2-SVM, as in Coates et al.
+  2011), solved in the primal by L-BFGS on float32 matrix products (fast on dense features).
+* :class:`Chi2SVC`: exact chi-squared-kernel SVM (libsvm on a precomputed kernel), for small sets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.metrics.pairwise import chi2_kernel
+from sklearn.svm import SVC
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+from threadpoolctl import threadpool_limits
+
+from .._validate import VisionkitError, check_positive
+
+__all__ = ["PowerNormalizer", "LinearSVM", "Chi2SVC"]
+
+
+class PowerNormalizer(TransformerMixin, BaseEstimator):
+    """``sign(x) |x| ** alpha`` then, optionally, L2 normalisation of each row.
+
+    With ``alpha=0.5`` on L1-normalised histograms this is the explicit Hellinger (Bhattacharyya)
+    map: a linear SVM on its output is an SVM with the Hellinger kernel ``sum_k sqrt(x_k y_k)``.
+
+    Parameters
+    ----------
+    alpha : float
+        Exponent in (0, 1]; 1 leaves values as they are.
+    l2 : bool
+        L2-normalise each row afterwards.
+    """
+
+    def __init__(self, *, alpha: float = 0.5, l2: bool = True):
+        self.alpha = alpha
+        self.l2 = l2
+
+    def fit(self, X, y=None):
+        validate_data(self, X, dtype=[np.float64, np.float32])
+        a = check_positive(self.alpha, "alpha")
+        if a > 1:
+            raise VisionkitError(f"alpha: expected a value in (0, 1], got {self.alpha}")
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        out = np.sign(X) * np.abs(X) ** X.dtype.type(self.alpha)
+        if self.l2:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        return tags
+
+
+class LinearSVM(ClassifierMixin, BaseEstimator):
+    """One-vs-rest linear SVM with the squared hinge loss (L2-SVM), solved in the primal by L-BFGS.
+
+    Minimises, for each class ``k`` with ``y_ik = +1`` for its samples and ``-1`` for the others,
+    ``1/2 ||w_k||^2 + C sum_i max(0, 1 - y_ik (w_k . x_i + b_k))^2`` -- the objective of
+    ``sklearn.svm.LinearSVC(loss="squared_hinge")`` except that the intercept is not penalised.
+    All classes are solved together, so each L-BFGS step costs two float32 matrix products with
+    ``X``; unlike liblinear it never copies ``X`` into a sparse format, which matters for 50 000 x
+    6 400 dense Coates features.
+
+    Parameters
+    ----------
+    C : float
+        Inverse regularisation strength.
+    max_iter : int
+        L-BFGS iterations.
+    tol : float
+        Stop when the objective falls by less than ``tol`` (relative) in one L-BFGS step, or the
+        largest gradient entry is below ``tol * n_samples * C``.
+    fit_intercept : bool
+    solver : {"auto", "primal", "kernel"}
+        ``"primal"`` optimises ``W`` (n_features x n_classes); ``"kernel"`` writes ``W = X^T A`` and
+        optimises ``A`` (n_samples x n_classes) against the linear kernel ``X X^T`` (Chapelle 2007,
+        "Training a support vector machine in the primal"): the same objective and minimiser,
+        far cheaper steps when features outnumber samples (Caltech-101: 3 030 images, 63 000
+        pyramid features). ``"auto"``: kernel when ``n_features > 2 * n_samples``.
+    n_threads : int or None
+        BLAS threads during the fit (threadpoolctl); ``None`` leaves BLAS as it is. The default 1
+        is deliberate: L-BFGS makes many small BLAS calls, and multi-threaded OpenBLAS spinning on a
+        busy shared machine made a 1000 x 1024 fit 45 times slower (13.8 s against 0.3 s).
+
+    Attributes
+    ----------
+    classes_ : ndarray, shape (n_classes,)
+    coef_ : ndarray, shape (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : ndarray, shape (1,) or (n_classes,)
+    n_iter_ : int
+    solver_ : str
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        *,
+        C: float = 1.0,
+        max_iter: int = 1000,
+        tol: float = 1e-4,
+        fit_intercept: bool = True,
+        solver: str = "auto",
+        n_threads: int | None = 1,
+    ):
+        self.C = C
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_threads = n_threads
+
+    def fit(self, X, y):
+        if self.n_threads is None:
+            return self._fit(X, y)
+        with threadpool_limits(limits=check_positive(self.n_threads, "n_threads", integer=True), user_api="blas"):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], order="C")
+        check_classification_targets(y)
+        C = check_positive(self.C, "C")
+        max_iter = check_positive(self.max_iter, "max_iter", integer=True)
+        if self.solver not in ("auto", "primal", "kernel"):
+            raise VisionkitError(f"solver: expected 'auto', 'primal' or 'kernel', got {self.solver!r}")
+        self.classes_, yi = np.unique(y, return_inverse=True)
+        k = len(self.classes_)
+        if k < 2:
+            raise VisionkitError(f"y: expected at least 2 classes, got 1 class ({self.classes_.tolist()})")
+        n, d = X.shape
+        cols = 1 if k == 2 else k
+        Y = -np.ones((n, cols), dtype=X.dtype)
+        if k == 2:
+            Y[yi == 1, 0] = 1
+        else:
+            Y[np.arange(n), yi] = 1
+        solver = self.solver if self.solver != "auto" else ("kernel" if d > 2 * n else "primal")
+        self.solver_ = solver
+        if solver == "kernel":
+            # Empirical kernel map: with K = X X^T = U S U^T, the rows of Z = U S^(1/2) have the
+            # same inner products as those of X, and w = X^T U S^(-1/2) v turns a linear SVM v on
+            # Z into the one on X with the same margins and norm: same objective, n instead of d unknowns.
+            K = (X @ X.T).astype(np.float64)
+            vals, vecs = np.linalg.eigh(K)
+            keep = vals > max(float(vals[-1]), 1e-300) * 1e-10
+            vals, vecs = vals[keep], vecs[:, keep]
+            Z = (vecs * np.sqrt(vals)).astype(X.dtype)
+            V, b, nit = self._lbfgs(Z, Y, C, max_iter)
+            self.coef_ = ((X.T @ (vecs / np.sqrt(vals)).astype(X.dtype)) @ V.astype(X.dtype)).T.astype(np.float64)
+        else:
+            W, b, nit = self._lbfgs(X, Y, C, max_iter)
+            self.coef_ = W.T.copy()
+        self.intercept_ = b
+        self.n_iter_ = nit
+        return self
+
+    def _lbfgs(self, X: np.ndarray, Y: np.ndarray, C: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Minimise the one-vs-rest squared-hinge objective over (W, b) by L-BFGS; W is (d, cols)."""
+        n, d = X.shape
+        cols = Y.shape[1]
+        dt = X.dtype
+        fi = bool(self.fit_intercept)
+
+        def fun(theta: np.ndarray):
+            W = theta[: d * cols].reshape(d, cols).astype(dt)
+            b = theta[d * cols :].astype(dt) if fi else np.zeros(cols, dt)
+            m = 1.0 - Y * (X @ W + b)
+            np.maximum(m, 0, out=m)
+            loss = 0.5 * float(np.dot(theta[: d * cols], theta[: d * cols])) + C * float(np.einsum("ij,ij->", m, m, dtype=np.float64))
+            G = (-2.0 * C) * Y * m
+            gW = theta[: d * cols].reshape(d, cols) + (X.T @ G).astype(np.float64)
+            grad = [gW.ravel()]
+            if fi:
+                grad.append(G.sum(axis=0, dtype=np.float64))
+            return loss, np.concatenate(grad)
+
+        options = {"maxiter": max_iter, "gtol": float(self.tol) * max(n, 1) * C, "ftol": float(self.tol), "maxcor": 20}
+        res = optimize.minimize(fun, np.zeros(d * cols + (cols if fi else 0)), jac=True, method="L-BFGS-B", options=options)
+        W = res.x[: d * cols].reshape(d, cols)
+        b = res.x[d * cols :].copy() if fi else np.zeros(cols)
+        return W, b, int(res.nit)
+
+    def decision_function(self, X):
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        s = X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
+        return s.ravel() if s.shape[1] == 1 else s
+
+    def predict(self, X):
+        s = self.decision_function(X)
+        if s.ndim == 1:
+            return self.classes_[(s > 0).astype(int)]
+        return self.classes_[s.argmax(axis=1)]
+
+
+class Chi2SVC(ClassifierMixin, BaseEstimator):
+    """SVM with the exact chi-squared kernel ``exp(-gamma sum_k (x_k - y_k)^2 / (x_k + y_k))``.
+
+    libsvm (``sklearn.svm.SVC``) on the precomputed kernel: cost O(N^2 D) to fit and O(N N_train D)
+    to predict, so for small sets (a few thousand images); for more use
+    ``AdditiveChi2Sampler`` + :class:`LinearSVM`. Inputs must be non-negative (histograms).
+
+    Parameters
+    ----------
+    C : float
+    gamma : float or "mean"
+        ``"mean"``: one over the mean chi-squared distance between training samples.
+
+    Attributes
+    ----------
+    classes_, X_fit_, gamma_, svc_, n_features_in_
+    """
+
+    def __init__(self, *, C: float = 10.0, gamma: float | str = "mean"):
+        self.C = C
+        self.gamma = gamma
+
+    def _gamma(self, X: np.ndarray) -> float:
+        if self.gamma == "mean":
+            # chi2 distance = -log(chi2_kernel(gamma=1))
+            sub = X[: min(len(X), 500)]
+            dist = -np.log(np.maximum(chi2_kernel(sub, sub, gamma=1.0), 1e-300))
+            m = float(dist[np.triu_indices(len(sub), 1)].mean()) if len(sub) > 1 else 0.0
+            return 1.0 / m if m > 0 else 1.0
+        return check_positive(self.gamma, "gamma")
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_non_negative(X, "Chi2SVC (the chi-squared kernel needs histograms)")
+        check_classification_targets(y)
+        X = np.array(X, copy=True)  # chi2_kernel needs writable buffers (read-only memmaps fail)
+        self.gamma_ = self._gamma(X)
+        self.svc_ = SVC(kernel="precomputed", C=check_positive(self.C, "C")).fit(chi2_kernel(X, X, gamma=self.gamma_), y)
+        self.classes_ = self.svc_.classes_
+        self.X_fit_ = np.array(X, dtype=np.float64, copy=True)  # chi2_kernel needs writable buffers
+        return self
+
+    def _kernel(self, X):
+        check_is_fitted(self, "svc_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        check_non_negative(X, "Chi2SVC (the chi-squared kernel needs histograms)")
+        ref = self.X_fit_ if self.X_fit_.flags.writeable else np.array(self.X_fit_, copy=True)
+        return chi2_kernel(np.array(X, copy=True), ref, gamma=self.gamma_)
+
+    def decision_function(self, X):
+        k = self._kernel(X)
+        return self.svc_.decision_function(k)
+
+    def predict(self, X):
+        k = self._kernel(X)
+        return self.svc_.predict(k)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
