@@ -73,3 +73,20 @@ def test_run_experiment_verbose_shows_epochs_and_prediction(tmp_path, capsys):
     run_experiment(split, ["lenet"], out=str(tmp_path / "b"), per_class=[5], seeds=[0], progress=False,
                    method_params={"lenet": {"epochs": 2, "min_steps": 2}}, log=lambda *a: None)
     assert capsys.readouterr().err == ""
+
+
+def test_classical_steps_show_their_bars(capsys):
+    from sklearn.datasets import load_digits
+
+    from visionkit import registry
+
+    d = load_digits()
+    x = np.minimum(d.images[:40] * 16, 255).astype(np.uint8)
+    with visionkit.verbose():
+        registry.create("hog-svm").fit(x, d.target[:40])
+        registry.create("bovw-svm", n_words=8, max_descriptors=2000, patch_sizes=(16,), pyramid=(1,)).fit(
+            np.stack([np.kron(im, np.ones((4, 4), np.uint8)) for im in x]), d.target[:40])
+    err = capsys.readouterr().err
+    for step in ("HOG", "linear SVM fit (40 x", "descriptors for the vocabulary", "k-means: 8 words",
+                 "descriptors + "):
+        assert step in err, step

@@ -16,6 +16,7 @@ def map_chunks(
     chunk_size: int,
     n_jobs: int | None = None,
     consume: Callable[[int, Any], None] | None = None,
+    desc: str | None = None,
 ) -> list:
     """``fn(chunk, index)`` over consecutive chunks of ``items``, results in order, chunks in parallel.
 
@@ -33,6 +34,8 @@ def map_chunks(
         ``consume(chunk_index, result)`` is called as each result arrives, and the result is not
         kept (the list returned is then empty): the caller can write it into a preallocated array.
         Only a few chunks' results are in flight at once (joblib's ``return_as="generator"``).
+    desc : str, optional
+        A progress bar over the items, labelled ``desc`` (drawn when :func:`visionkit.verbose` says so).
 
     Returns
     -------
@@ -45,11 +48,23 @@ def map_chunks(
         results = (fn(c, i) for i, c in enumerate(chunks))
     else:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_in_worker)(fn, c, i) for i, c in enumerate(chunks))
+    if desc is not None:
+        results = _counted(results, chunks, desc)
     if consume is None:
         return list(results)
     for i, r in enumerate(results):
         consume(i, r)
     return []
+
+
+def _counted(results, chunks: list, desc: str):
+    """``results`` as they arrive, advancing a bar by each chunk's length."""
+    from .._progress import progress_bar
+
+    with progress_bar(desc=desc, total=sum(len(c) for c in chunks), unit="image") as bar:
+        for chunk, r in zip(chunks, results):
+            bar.update(len(chunk))
+            yield r
 
 
 def _in_worker(fn: Callable[[Sequence, int], Any], chunk: Sequence, index: int) -> Any:

@@ -43,6 +43,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validate import VisionkitError, check_positive, describe
+from .._progress import stage
 from ._parallel import map_chunks
 from .patches import ZCAWhitening, normalized_patches
 from .preprocessing import as_image_list
@@ -256,6 +257,7 @@ def _run_chunks(
     chunk_size: int,
     timings: dict | None = None,
     consume: Callable[[int, Any], None] | None = None,
+    desc: str | None = None,
 ) -> list:
     """Run ``post(descriptors of a chunk, chunk index)`` over chunks of images, in parallel (:func:`map_chunks`).
 
@@ -276,7 +278,7 @@ def _run_chunks(
             consume(i, out)
 
     job = partial(_describe_chunk, fn=fn, params=params, post=post)
-    map_chunks(job, imgs, chunk_size=chunk_size, n_jobs=n_jobs, consume=take)
+    map_chunks(job, imgs, chunk_size=chunk_size, n_jobs=n_jobs, consume=take, desc=desc)
     if timings is not None:
         timings["descriptors"] = timings.get("descriptors", 0.0) + spent[0]
         timings["post"] = timings.get("post", 0.0) + spent[1]
@@ -457,7 +459,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         fn = _descriptor_fn(self.descriptor)
         t_fit = {}
         parts = _run_chunks(
-            fn, imgs, dict(self.descriptor_params or {}), partial(_sample_chunk, per_image=per_image, seed=seed), self.n_jobs, self.chunk_size, t_fit
+            fn, imgs, dict(self.descriptor_params or {}), partial(_sample_chunk, per_image=per_image, seed=seed), self.n_jobs,
+            self.chunk_size, t_fit, desc="descriptors for the vocabulary",
         )
         t0 = time.perf_counter()
         parts = [p for p in parts if p.size]
@@ -488,7 +491,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
                 n_init=self.kmeans_n_init,
                 random_state=seed,
             )
-        self.kmeans_ = km.fit(sample)
+        with stage(f"k-means: {k} words from {len(sample):,} descriptors"):
+            self.kmeans_ = km.fit(sample)
         self.vocabulary_ = self.kmeans_.cluster_centers_.astype(np.float32)
         self.timings_ = {"fit_descriptors_cpu_s": t_fit["descriptors"], "vocabulary_s": time.perf_counter() - t0}
         self.n_descriptors_fit_ = int(len(sample))
@@ -524,7 +528,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         def consume(i: int, rows: np.ndarray) -> None:
             out[i * step : i * step + len(rows)] = rows
 
-        _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, step, t, consume=consume)
+        _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, step, t, consume=consume,
+                    desc=f"descriptors + {self.encoding} encoding")
         self.last_transform_timings_ = {"descriptors_cpu_s": t["descriptors"], "encoding_cpu_s": t["post"]}
         return out
 

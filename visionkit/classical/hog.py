@@ -213,7 +213,7 @@ def hog_batch(
         gy = np.stack([g[1] for g in grads])
         return _hog_from_gradients(gx, gy, orientations, cell, block, block_norm)
 
-    return np.concatenate(map_chunks(run, imgs, chunk_size=chunk_size, n_jobs=n_jobs))
+    return np.concatenate(map_chunks(run, imgs, chunk_size=chunk_size, n_jobs=n_jobs, desc="HOG"))
 
 
 class HOGFeatures(_ImageInput, TransformerMixin, BaseEstimator):

@@ -121,10 +121,14 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         self.n_threads = n_threads
 
     def fit(self, X, y):
-        if self.n_threads is None:
-            return self._fit(X, y)
-        with threadpool_limits(limits=check_positive(self.n_threads, "n_threads", integer=True), user_api="blas"):
-            return self._fit(X, y)
+        from .._progress import stage
+
+        shape = getattr(X, "shape", None)
+        with stage(f"linear SVM fit ({shape[0]:,} x {shape[1]:,})" if shape is not None and len(shape) == 2 else "linear SVM fit"):
+            if self.n_threads is None:
+                return self._fit(X, y)
+            with threadpool_limits(limits=check_positive(self.n_threads, "n_threads", integer=True), user_api="blas"):
+                return self._fit(X, y)
 
     def _fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], order="C")
@@ -240,7 +244,10 @@ class Chi2SVC(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         X = np.array(X, copy=True)  # chi2_kernel needs writable buffers (read-only memmaps fail)
         self.gamma_ = self._gamma(X)
-        self.svc_ = SVC(kernel="precomputed", C=check_positive(self.C, "C")).fit(chi2_kernel(X, X, gamma=self.gamma_), y)
+        from .._progress import stage
+
+        with stage(f"chi2 kernel SVM fit ({X.shape[0]:,} x {X.shape[0]:,} kernel)"):
+            self.svc_ = SVC(kernel="precomputed", C=check_positive(self.C, "C")).fit(chi2_kernel(X, X, gamma=self.gamma_), y)
         self.classes_ = self.svc_.classes_
         self.X_fit_ = np.array(X, dtype=np.float64, copy=True)  # chi2_kernel needs writable buffers
         return self

@@ -38,6 +38,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import LinearSVC
 
 from .. import registry
+from .._progress import stage
 from .estimator import DeepClassifier
 from .transfer import PretrainedFeaturesSVM
 
@@ -123,7 +124,9 @@ class CNNFeaturesSVM(ClassifierMixin, BaseEstimator):
         if self.cnn != "resnet20" and "photos" not in given:
             opts["photos"] = None  # the photo recipe replaces ResNet-20; another network is kept as asked
         self.cnn_ = DeepClassifier(self.cnn, random_state=self.random_state, **opts).fit(images, labels)
-        self.svm_ = LinearSVC(C=self.C, random_state=self.random_state).fit(self.transform(images), labels)
+        feats = self.transform(images)
+        with stage(f"linear SVM fit ({feats.shape[0]:,} x {feats.shape[1]:,})"):
+            self.svm_ = LinearSVC(C=self.C, random_state=self.random_state).fit(feats, labels)
         self.classes_ = self.svm_.classes_
         return self
 

@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import LinearSVC
 
+from .._progress import stage
 from .._validate import VisionkitError, describe
 
 __all__ = ["image_digests", "cached_features", "PretrainedFeaturesSVM"]
@@ -191,7 +192,9 @@ class PretrainedFeaturesSVM(ClassifierMixin, BaseEstimator):
         if len(np.unique(y)) < 2:
             raise VisionkitError(f"labels: expected at least 2 classes, got {len(np.unique(y))}")
         self.backbone_ = load_backbone(self.backbone, weights=self.weights, img_size=self.img_size, device=self.device)
-        self.svm_ = LinearSVC(C=self.C, random_state=self.random_state).fit(self._features(images), y)
+        feats = self._features(images)
+        with stage(f"linear SVM fit ({feats.shape[0]:,} x {feats.shape[1]:,})"):
+            self.svm_ = LinearSVC(C=self.C, random_state=self.random_state).fit(feats, y)
         self.classes_ = self.svm_.classes_
         self.pretrained_on_ = self.backbone_.config.dataset
         return self
