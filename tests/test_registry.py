@@ -60,9 +60,9 @@ def test_check_params_known_answers_and_errors():
         registry.check_params({"kmeans-svm": {"mirrors": True}})
     with pytest.raises(VisionkitError, match=r"unknown method 'lent'.*lenet"):
         registry.check_params({"lent": {"epochs": 2}})
-    with pytest.raises(VisionkitError, match=r"expected \{method: \{param: value\}\}"):
+    with pytest.raises(VisionkitError, match=r"expected a dict \{method: \{param: value\}\}"):
         registry.check_params({"lenet": 3})
-    with pytest.raises(VisionkitError, match=r"expected \{method"):
+    with pytest.raises(VisionkitError, match=r"expected a dict \{method"):
         registry.check_params(["lenet"])
 
 
@@ -89,3 +89,8 @@ def test_model_of_each_network():
     assert registry.model_of("cnn-features-svm") == "resnet20 (photos: resnet18)"
     assert registry.model_of("pretrained-features-svm") == "efficientnet_lite0"
     assert registry.model_of("hog-svm") is None
+
+
+def test_create_checks_parameter_names():
+    with pytest.raises(VisionkitError, match=r"method 'bovw-svm': unknown parameter 'size'; expected some of: .*max_side"):
+        registry.create("bovw-svm", size=(32, 32))

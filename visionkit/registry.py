@@ -169,8 +169,13 @@ def get_spec(name: str) -> MethodSpec:
 
 
 def create(name: str, **params: Any) -> Any:
-    """Build the method ``name`` with ``params`` overriding its defaults."""
+    """Build the method ``name`` with ``params`` overriding its defaults.
+
+    An unknown parameter is a :class:`~visionkit.VisionkitError` listing the valid ones (not the
+    factory's ``TypeError``)."""
     spec = get_spec(name)
+    if params:
+        check_params({name: params})
     return spec.factory(**{**spec.defaults, **params})
 
 
@@ -209,9 +214,10 @@ def check_params(method_params: Any) -> dict[str, dict[str, Any]]:
     """
     if method_params is None:
         return {}
-    if not isinstance(method_params, dict) or not all(isinstance(v, dict) for v in method_params.values()):
-        raise VisionkitError(f'method params: expected {{method: {{param: value}}}}, e.g. {{"resnet": {{"epochs": 30}}}}, '
-                             f"got {method_params!r}")
+    if not isinstance(method_params, dict) or not all(isinstance(v, dict) and all(isinstance(k, str) for k in v)
+                                                      for v in method_params.values()):
+        raise VisionkitError(f'method params: expected a dict {{method: {{param: value}}}}, e.g. {{"resnet": {{"epochs": 30}}}}, '
+                             f"got {method_params!r:.200}")
     for name, params in method_params.items():
         get_spec(name)
         valid = valid_params(name)

@@ -92,10 +92,10 @@ def test_cli_compare_and_errors(tmp_path, capsys, test_methods):
 
 @pytest.mark.parametrize("method_params, message", [
     ({"no-such-method": {}}, "unknown method 'no-such-method'.*hog-svm"),
-    ({"hog-svm": {"sise": (32, 32)}}, r"method_params\['hog-svm'\]: unknown parameter\(s\) 'sise'; hog-svm accepts: C, cells_per_block"),
-    ({"lenet": {"epoch": 3}}, r"method_params\['lenet'\]: unknown parameter\(s\) 'epoch'; lenet accepts: .*epochs"),
+    ({"hog-svm": {"sise": (32, 32)}}, r"method 'hog-svm': unknown parameter 'sise'; expected some of: C, cells_per_block.*Did you mean size"),
+    ({"lenet": {"epoch": 3}}, r"method 'lenet': unknown parameter 'epoch'; expected some of: .*epochs"),
     ({"lenet": {"random_state": 3}}, "random_state is set from the seeds"),
-    ({"lenet": [("epochs", 3)]}, "expected a dict of parameter names"),
+    ({"lenet": [("epochs", 3)]}, r"expected a dict \{method: \{param: value\}\}"),
     ([("lenet", {})], "expected a dict"),
 ])
 def test_method_params_are_checked_before_any_work(tmp_path, test_methods, method_params, message):

@@ -246,22 +246,11 @@ def _check_seed(seed: Any) -> int:
 
 
 def _check_method_params(methods: list[str], method_params: Any) -> dict[str, dict]:
-    """``method_params`` checked: registered methods (ones not run are allowed: presets set several),
-    parameter names each method accepts."""
-    if method_params is None:
-        return {}
-    if not isinstance(method_params, dict):
-        raise VisionkitError(f"method_params: expected a dict {{method: {{param: value}}}}, got {type(method_params).__name__}")
+    """``method_params`` checked by the registry's one reading of each method's parameters
+    (:func:`visionkit.registry.check_params`; methods not run are allowed: presets set several), and
+    without ``random_state``, which the seeds set."""
+    method_params = registry.check_params(method_params)
     for name, params in method_params.items():
-        registry.get_spec(name)  # an unknown method lists the valid ones; a registered one not run is allowed
-        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
-            raise VisionkitError(f"method_params[{name!r}]: expected a dict of parameter names to values, got {type(params).__name__}")
         if "random_state" in params:
-            raise VisionkitError(f"method_params[{name!r}]: random_state is set from the seeds; pass seeds=[...] instead")
-        listed = registry.valid_params(name)  # the registry's one reading of a method's parameters
-        valid = set(listed) if listed is not None else None
-        unknown = sorted(set(params) - valid) if valid is not None else []
-        if unknown:
-            raise VisionkitError(f"method_params[{name!r}]: unknown parameter(s) {', '.join(map(repr, unknown))}; "
-                                 f"{name} accepts: {', '.join(sorted(valid - {'random_state'}))}")
+            raise VisionkitError(f"method params[{name!r}]: random_state is set from the seeds; pass seeds=[...] instead")
     return method_params
