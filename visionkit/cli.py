@@ -173,13 +173,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if unused:
         raise VisionkitError(f"--params: names methods that are not run ({', '.join(unused)}); --methods is {','.join(methods)}")
     _check_out_dir(args.out)
+    from .bench.executors import make_executor
+
+    workers = _parse_positive(args.workers, "--workers")
     t0 = time.perf_counter()
     split = load_data(args.data, download=args.download)
     print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")
     try:
-        with _ThreadLimit(threads):
+        with _ThreadLimit(threads), make_executor(args.executor, workers=workers, address=args.address) as executor:
             run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness,
-                           method_params=params, device=args.device)
+                           method_params=params, device=args.device, executor=executor)
     except KeyboardInterrupt:
         print(f"\nstopped: finished runs are kept in {args.out}/results.jsonl; rerun the same command to resume", file=sys.stderr)
         write_report(args.out)
@@ -292,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
                    help="where the networks run (default: each method's own, auto = CUDA when available)")
     c.add_argument("--threads", default=None, metavar="N", help="CPU threads for torch and the BLAS / OpenMP pools (default: all)")
+    c.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="where the runs run: local (default, this process) or dask (one task per run on a Dask cluster)")
+    c.add_argument("--workers", default=None, metavar="N", help="with --executor dask: a local cluster of N worker processes")
+    c.add_argument("--address", default=None, metavar="HOST:PORT", help="with --executor dask: a running Dask scheduler")
     c.set_defaults(func=cmd_compare)
 
     t = sub.add_parser("train", help="train one network on one data set and write its checkpoint (also under torchrun)")
