@@ -139,6 +139,8 @@ class DaskExecutor:
 
     Notes
     -----
+    Workers started with ``--resources GPU=1`` (one per GPU, ``CUDA_VISIBLE_DEVICES`` set) get the
+    networks' runs (deep and transfer methods); the classical runs go to any worker.
     Dask's nanny starts each worker with ``OMP_NUM_THREADS=1`` (and MKL / OpenBLAS alike): one run per
     core, no oversubscription. A task failing on a worker (an exception in a method) stops the
     comparison with that error; the runs that had finished are already stored.
@@ -183,12 +185,25 @@ class DaskExecutor:
             raise VisionkitError("--executor dask: the workers load the data themselves from its spec, and this split "
                                  "was built in memory; load it with visionkit.bench.load_data(spec)")
         expected = dict(n_train=len(split.train), n_test=len(split.test), classes=list(split.classes))
-        futures = [self.client.submit(_run_on_worker, fn, t, split.source, expected, pure=False) for t in tasks]
+        futures = [self.client.submit(_run_on_worker, fn, t, split.source, expected, pure=False, resources=self._resources(t))
+                   for t in tasks]
         try:
             for fut in as_completed(futures):
                 yield fut.result()
         finally:  # an error, Ctrl-C or the caller stopping: nothing left running for nobody
             self.client.cancel([f for f in futures if not f.done()])
+
+    def _resources(self, task: Any) -> dict[str, int] | None:
+        """``{"GPU": 1}`` for a network's run when some workers say they hold a GPU (``dask worker
+        --resources GPU=1``): the networks then go to those, the classical runs to any worker."""
+        from .. import registry
+
+        if not hasattr(self, "_has_gpu_workers"):
+            workers = self.client.scheduler_info().get("workers", {}).values()
+            self._has_gpu_workers = any((w.get("resources") or {}).get("GPU") for w in workers)
+        if self._has_gpu_workers and registry.get_spec(task.base["method"]).family != "classical":
+            return {"GPU": 1}
+        return None
 
     def close(self) -> None:
         self.client.close()
