@@ -173,9 +173,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if unused:
         raise VisionkitError(f"--params: names methods that are not run ({', '.join(unused)}); --methods is {','.join(methods)}")
     _check_out_dir(args.out)
-    from .bench.executors import make_executor
+    from .bench.executors import check_executor_options, make_executor
 
     workers = _parse_positive(args.workers, "--workers")
+    check_executor_options(args.executor, workers=workers, address=args.address)
     t0 = time.perf_counter()
     split = load_data(args.data, download=args.download)
     print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")

@@ -107,3 +107,12 @@ def test_a_local_dask_cluster_of_two_workers_gives_the_local_records(tmp_path):
             run_experiment(in_memory, ["pixels-svm"], out=str(tmp_path / "mem"), seeds=[3], executor=dask, **kw)
     run_experiment(split, ["pixels-svm", "hog-svm"], out=str(tmp_path / "local"), seeds=[0, 1], **kw)
     _same_records(tmp_path / "local", tmp_path / "dask")
+
+
+def test_compare_checks_the_address_before_loading_anything(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed", reason="Dask's distributed is not installed (pip install '.[cluster]')")
+    import visionkit.bench
+
+    monkeypatch.setattr(visionkit.bench, "load_data", lambda *a, **k: pytest.fail("data loaded before the options were checked"))
+    assert main(["compare", "--executor", "dask", "--address", "head", "--out", str(tmp_path)]) == 2
+    assert "--address: expected HOST:PORT" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .._validate import VisionkitError
 
-__all__ = ["LocalExecutor", "DaskExecutor", "make_executor", "EXECUTORS", "load_split_on_worker"]
+__all__ = ["LocalExecutor", "DaskExecutor", "make_executor", "check_executor_options", "EXECUTORS", "load_split_on_worker"]
 
 EXECUTORS = ("local", "dask")
 
@@ -217,6 +217,24 @@ class DaskExecutor:
         self.close()
 
 
+def check_executor_options(kind: str, *, workers: int | None = None, address: str | None = None) -> None:
+    """Refuse an unknown executor, options it does not take, a malformed address or a missing Dask,
+    before anything starts (``visionkit compare`` calls it before loading the data)."""
+    if kind not in EXECUTORS:
+        raise VisionkitError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {kind!r}")
+    if kind == "local":
+        if workers is not None or address is not None:
+            raise VisionkitError(f"--{'workers' if workers is not None else 'address'}: only with --executor dask "
+                                 "(the local executor runs the runs in this process)")
+        return
+    _import_distributed()
+    if workers is not None and address is not None:
+        raise VisionkitError(f"--workers: the scheduler at --address {address} has its own workers; give one of "
+                             f"--workers (a local cluster) or --address, got both")
+    if address is not None:
+        _check_address(address)
+
+
 def make_executor(kind: str = "local", *, workers: int | None = None, address: str | None = None):
     """An executor by name (``visionkit compare --executor``): ``"local"`` or ``"dask"``.
 
@@ -225,11 +243,7 @@ def make_executor(kind: str = "local", *, workers: int | None = None, address: s
     VisionkitError
         An unknown kind, ``workers`` / ``address`` with ``local``, or Dask not installed.
     """
-    if kind not in EXECUTORS:
-        raise VisionkitError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {kind!r}")
+    check_executor_options(kind, workers=workers, address=address)
     if kind == "local":
-        if workers is not None or address is not None:
-            raise VisionkitError(f"--{'workers' if workers is not None else 'address'}: only with --executor dask "
-                                 "(the local executor runs the runs in this process)")
         return LocalExecutor()
     return DaskExecutor(workers=workers, address=address)
