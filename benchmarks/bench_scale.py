@@ -1,8 +1,8 @@
 """The single-machine figures behind the README's "Outgrowing one machine": data-parallel training and the grid.
 
 1. ``visionkit train`` in one process, then under ``torchrun --nproc-per-node N`` (gloo on the CPU,
-   NCCL on GPUs), on the same data and model: training images/s (median over epochs, all ranks
-   together), training seconds, test accuracy.
+   NCCL on GPUs), on the same data and model, each process with ``OMP_NUM_THREADS`` threads: training
+   images/s (median over epochs, all ranks together), training seconds, test accuracy.
 2. ``visionkit compare`` on a grid of classical runs with ``--executor local`` and ``--executor dask
    --workers N``: wall time (cluster start included), and the runs' own seconds (fit + predict).
 
@@ -46,9 +46,8 @@ def bench_train(args: argparse.Namespace, tmp: Path) -> None:
     print(f"\nvisionkit train --data {args.train_data} --model {args.model} --epochs {args.epochs}"
           + (f" --time-budget {args.time_budget}" if args.time_budget else "") + f" --device {args.device}")
     print(f"{'processes':>9s} {'threads/proc':>12s} {'batch/step':>10s} {'images/s':>9s} {'train s':>8s} {'wall s':>7s} {'test acc':>8s}")
-    for nproc in args.nproc:
-        threads = max(1, cores // nproc)
-        out = tmp / f"train-{nproc}"
+    for nproc, threads in args.configs or [(n, max(1, cores // n)) for n in (1, 2)]:
+        out = tmp / f"train-{nproc}x{threads}"
         tail = ["train", "--data", args.train_data, "--model", args.model, "--epochs", str(args.epochs), "--device", args.device,
                 "--no-progress", "--out", str(out)] + (["--time-budget", str(args.time_budget)] if args.time_budget else [])
         if nproc == 1:
@@ -87,7 +86,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--time-budget", type=float, default=None)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--nproc", default="1,2", type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--configs", default="1x1,1x2,2x1", metavar="PxT,...",
+                   type=lambda s: [tuple(int(v) for v in c.split("x")) for c in s.split(",")],
+                   help="processes x threads per process (OMP_NUM_THREADS) to run, default 1x1,1x2,2x1")
     p.add_argument("--grid-data", default="digits")
     p.add_argument("--methods", default="pixels-svm,hog-svm")
     p.add_argument("--per-class", default="5,20,all")
