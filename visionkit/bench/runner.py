@@ -161,10 +161,20 @@ def run_experiment(
 
     executor = executor if executor is not None else LocalExecutor()
     bar = tqdm(total=len(tasks), desc="runs", disable=not progress, leave=True)
+
+    def still_to_do():
+        # read lazily: the local executor takes a task just before running it, so runs that another process
+        # sharing this folder finished meanwhile are skipped (a cluster takes them all at once)
+        for task in tasks:
+            if all(k in store for k in task.keys):
+                bar.update(1)
+                continue
+            yield task
+
     try:
         # the executor runs the tasks (here, or on a cluster's workers) and hands back each run's records as it
         # finishes; only this process writes the store
-        for records in executor.map_runs(run_one, tasks, split):
+        for records in executor.map_runs(run_one, still_to_do(), split):
             for record in records:
                 store.add(record)
                 if record["perturbation"] is None:
