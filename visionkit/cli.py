@@ -173,13 +173,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if unused:
         raise VisionkitError(f"--params: names methods that are not run ({', '.join(unused)}); --methods is {','.join(methods)}")
     _check_out_dir(args.out)
+    from .bench.executors import check_executor_options, make_executor
+
+    workers = _parse_positive(args.workers, "--workers")
+    check_executor_options(args.executor, workers=workers, address=args.address)
     t0 = time.perf_counter()
     split = load_data(args.data, download=args.download)
     print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")
     try:
-        with _ThreadLimit(threads):
+        with _ThreadLimit(threads), make_executor(args.executor, workers=workers, address=args.address) as executor:
             run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness,
-                           method_params=params, device=args.device, verbose="auto")
+                           method_params=params, device=args.device, executor=executor,
+                           verbose="auto")
     except KeyboardInterrupt:
         print(f"\nstopped: finished runs are kept in {args.out}/results.jsonl; rerun the same command to resume", file=sys.stderr)
         write_report(args.out)
@@ -192,6 +197,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(comparison_text(ResultStore(args.out).records, data=split.name, methods=methods, per_class=per_class, seeds=seeds))
     print(f"\nfinished in {time.perf_counter() - t0:.1f} s. Report: {html} (open it in a browser), {md}; "
           f"every run: {Path(args.out) / 'results.jsonl'}")
+    return 0
+
+
+def _parse_positive(text: str | None, name: str, kind=int):
+    if text is None:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        raise VisionkitError(f"{name}: expected a positive {'integer' if kind is int else 'number'}, got {text!r}")
+    return value
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .deep.distributed import train
+    from .deep.models import get_model_spec
+
+    get_model_spec(args.model)  # checked before the data are loaded: a typo costs nothing
+    _check_out_dir(args.out)
+    seed = _parse_seeds(args.seed)
+    if len(seed) != 1:
+        raise VisionkitError(f"--seed: expected one seed, got {args.seed!r}")
+    train(data=args.data, model=args.model, out=args.out, epochs=_parse_positive(args.epochs, "--epochs"),
+          time_budget_s=_parse_positive(args.time_budget, "--time-budget", float), pretrained=args.pretrained,
+          batch_size=_parse_positive(args.batch_size, "--batch-size"), lr=_parse_positive(args.lr, "--lr", float),
+          img_size=_parse_positive(args.img_size, "--img-size"), seed=seed[0], device=args.device,
+          download=args.download, progress=not args.no_progress)
     return 0
 
 
@@ -263,7 +297,30 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
                    help="where the networks run (default: each method's own, auto = CUDA when available)")
     c.add_argument("--threads", default=None, metavar="N", help="CPU threads for torch and the BLAS / OpenMP pools (default: all)")
+    c.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="where the runs run: local (default, this process) or dask (one task per run on a Dask cluster)")
+    c.add_argument("--workers", default=None, metavar="N", help="with --executor dask: a local cluster of N worker processes")
+    c.add_argument("--address", default=None, metavar="HOST:PORT", help="with --executor dask: a running Dask scheduler")
     c.set_defaults(func=cmd_compare)
+
+    t = sub.add_parser("train", help="train one network on one data set and write its checkpoint (also under torchrun)")
+    t.add_argument("--data", default="digits", help="digits (default), fashion-mnist[:ROOT], mnist[:ROOT], cifar10[:ROOT] or an ImageFolder path")
+    t.add_argument("--model", required=True, help="a registered network, e.g. lenet5, resnet20 (see visionkit.deep.list_models())")
+    t.add_argument("--out", required=True, help="folder for model.safetensors + model.json, the training state it resumes from, "
+                   "train.log and summary.json")
+    t.add_argument("--epochs", default=None, metavar="N", help="epochs (default: the model's recipe)")
+    t.add_argument("--time-budget", default=None, metavar="S", help="stop training after S seconds")
+    t.add_argument("--pretrained", action="store_true", help="fine-tune from the model's installed pretrained weights")
+    t.add_argument("--batch-size", default=None, metavar="B", help="images per step on each process (default: the recipe's); "
+                   "a step sees B x processes images")
+    t.add_argument("--lr", default=None, help="peak learning rate (default: the recipe's x B x processes / recipe batch)")
+    t.add_argument("--img-size", default=None, metavar="PX", help="resize the images to PX x PX (default: their own size)")
+    t.add_argument("--seed", default="0", help="initial weights, batch order, augmentation (default 0)")
+    t.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
+                   help="auto (default): CUDA when available (NCCL, one GPU per process), else the CPU (gloo)")
+    t.add_argument("--download", action="store_true", help="allow downloading a missing data set (torchvision)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar; the log line of each epoch only")
+    t.set_defaults(func=cmd_train)
 
     k = sub.add_parser("cache", help="where the decoded-data cache is and how big; clear or trim it")
     k.add_argument("action", nargs="?", choices=["show", "clear", "trim"], default="show",

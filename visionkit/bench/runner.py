@@ -9,19 +9,21 @@ Finished runs are skipped on a rerun (by key); Ctrl-C stops between runs without
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from .. import registry
+from .._progress import stage
 from .._validate import VisionkitError
 from .metrics import PeakMemory, classification_metrics, environment
 from .perturb import DEFAULT_STRENGTHS, perturb
 from .specs import DataSplit
 from .store import ResultStore, run_key
 
-__all__ = ["sample_per_class", "run_experiment", "count_size"]
+__all__ = ["sample_per_class", "run_experiment", "count_size", "RunTask", "run_one"]
 
 
 def sample_per_class(labels: np.ndarray, n: int | str, *, random_state: int) -> np.ndarray:
@@ -85,6 +87,7 @@ def run_experiment(
     progress: bool = True,
     verbose: bool | str | None = None,
     log=print,
+    executor: Any = None,
 ) -> ResultStore:
     """Run every method on every (per-class size, seed) and store one record per evaluation.
 
@@ -116,6 +119,10 @@ def run_experiment(
         training epoch with loss, accuracy and images/s, prediction), nested under the run bar:
         ``True`` always, ``"auto"`` on a terminal only (the ``visionkit`` command), ``None`` keeps the
         caller's :func:`visionkit.verbose` setting (off by default).
+    executor : Executor, optional
+        Runs the runs and hands back their records as they finish (:mod:`visionkit.bench.executors`:
+        ``LocalExecutor``, the default, in this process one after the other; ``DaskExecutor`` on a
+        cluster's workers). This process alone writes the store, so a rerun skips what finished.
 
     Returns
     -------
@@ -125,7 +132,6 @@ def run_experiment(
 
     from tqdm.auto import tqdm
 
-    from .._progress import stage
     from .._progress import verbose as verbose_ctx
 
     # everything the runs depend on is checked before any work
@@ -146,82 +152,145 @@ def run_experiment(
             raise VisionkitError(f"per_class: expected positive integers or 'all', got {n!r}")
     strengths = DEFAULT_STRENGTHS if robustness is True else (robustness or {})
     store = ResultStore(out)
-    env = environment()
     takes_device = {m for m in methods if device is not None and "device" in (registry.valid_params(m) or ())}
-    n_classes = len(split.classes)
-    test_labels = split.test.labels
-    perturbed: dict[tuple, Any] = {}
 
-    jobs = [(seed, n, m) for seed in seeds for n in per_class for m in methods]
-    bar = tqdm(jobs, desc="runs", disable=not progress, leave=True)
-    for seed, n, name in bar:
+    tasks = []
+    for seed, n, name in [(seed, n, m) for seed in seeds for n in per_class for m in methods]:
         spec = registry.get_spec(name)
         params = {**spec.defaults, **method_params.get(name, {})}
         base = {"method": name, "params": params, "data": split.name, "per_class": n, "seed": seed}
         evals = [None] + [(k, s) for k, ss in strengths.items() for s in ss]
         keys = [run_key(**base, perturbation=p) for p in evals]
-        if all(k in store for k in keys):
+        todo = [(k, p) for k, p in zip(keys, evals) if k not in store]
+        if not todo:
             continue
-        bar.set_postfix_str(f"{name} n={n} seed={seed}")
-        idx = sample_per_class(split.train.labels, n, random_state=seed)
-        x_train, y_train = _take(split.train.images, idx), split.train.labels[idx]
-        if len(np.unique(y_train)) < 2:
-            raise VisionkitError(f"{split.name}: expected >= 2 classes in the training subset, got {len(np.unique(y_train))}")
         extra = {"random_state": seed} if _accepts_seed(spec.factory) else {}
         if name in takes_device:
             extra["device"] = device
-        method = registry.create(name, **{**extra, **method_params.get(name, {})})
-        inner = contextlib.nullcontext() if verbose is None else verbose_ctx(verbose)
-        with inner, PeakMemory() as mem:
-            t0 = time.perf_counter()
-            method.fit(x_train, y_train)
-            fit_seconds = time.perf_counter() - t0
-        size = count_size(method, _take(split.test.images, np.arange(min(2, len(test_labels)))))
-        # every parameter the method used, defaults included; kept out of the key (base["params"] holds
-        # only what was asked for) so that results stored before this field existed are still found
-        resolved = registry.resolved_params(method)
-        for key, pert in zip(keys, evals):
-            if key in store:
+        tasks.append(RunTask(base=base, create_params={**extra, **method_params.get(name, {})},
+                             keys=[k for k, _ in todo], evals=[p for _, p in todo]))
+
+    from .executors import LocalExecutor
+
+    executor = executor if executor is not None else LocalExecutor()
+    bar = tqdm(total=len(tasks), desc="runs", disable=not progress, leave=True)
+
+    def still_to_do():
+        # read lazily: the local executor takes a task just before running it, so runs that another process
+        # sharing this folder finished meanwhile are skipped (a cluster takes them all at once)
+        for task in tasks:
+            if all(k in store for k in task.keys):
+                bar.update(1)
                 continue
-            if pert is None:
-                x_test = split.test.images
-            else:
-                cache_key = (pert, seed)
-                if cache_key not in perturbed:
-                    perturbed[cache_key] = _perturb_any(split.test.images, pert[0], pert[1], seed)
-                x_test = perturbed[cache_key]
-            t0 = time.perf_counter()
-            with contextlib.nullcontext() if verbose is None else verbose_ctx(verbose), \
-                    stage(f"predicting {len(test_labels)} images" + ("" if pert is None else f" ({pert[0]} {pert[1]})")):
-                pred = np.asarray(method.predict(x_test))
-            predict_seconds = time.perf_counter() - t0
-            record = {
-                "key": key,
-                **base,
-                "family": spec.family,
-                # what the method's features were learned on before this data (None: nothing)
-                "pretrained": getattr(method, "pretrained_on_", None),
-                "perturbation": None if pert is None else {"kind": pert[0], "strength": pert[1]},
-                "n_train": int(len(y_train)),
-                "n_test": int(len(test_labels)),
-                **classification_metrics(test_labels, pred, n_classes),
-                "fit_seconds": fit_seconds,
-                "predict_seconds": predict_seconds,
-                "predict_images_per_second": len(test_labels) / max(predict_seconds, 1e-9),
-                "resolved_params": resolved,
-                # resident memory of the process and its workers while fitting (see PeakMemory)
-                "peak_memory_mb": mem.peak_mb,
-                "memory_increase_mb": mem.increase_mb,
-                **size,
-                "classes": split.classes,
-                "env": env,
-                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            }
-            store.add(record)
-            if pert is None:
-                log(f"{name:18s} n/class={str(n):>4s} seed={seed} acc={record['accuracy']:.4f} "
-                    f"fit={fit_seconds:.1f}s predict={record['predict_images_per_second']:.0f} img/s")
+            yield task
+
+    try:
+        # the executor runs the tasks (here, or on a cluster's workers) and hands back each run's records as it
+        # finishes; only this process writes the store. Bars inside the runs: in this process only
+        with contextlib.nullcontext() if verbose is None else verbose_ctx(verbose):
+            _store_records(executor.map_runs(run_one, still_to_do(), split), store, bar, log)
+    finally:
+        bar.close()
     return store
+
+
+def _store_records(results, store: ResultStore, bar, log) -> None:
+    """Store each run's records as they come back (this process alone writes), log the clean one."""
+    for records in results:
+        for record in records:
+            store.add(record)
+            if record["perturbation"] is None:
+                log(f"{record['method']:18s} n/class={str(record['per_class']):>4s} seed={record['seed']} "
+                    f"acc={record['accuracy']:.4f} fit={record['fit_seconds']:.1f}s "
+                    f"predict={record['predict_images_per_second']:.0f} img/s")
+        if records:
+            bar.set_postfix_str(f"{records[0]['method']} n={records[0]['per_class']} seed={records[0]['seed']}")
+        bar.update(1)
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run for an executor: a method fitted on one subset, evaluated clean and under perturbations.
+
+    Attributes
+    ----------
+    base : dict
+        ``method``, ``params`` (as asked: part of the key), ``data``, ``per_class``, ``seed``.
+    create_params : dict
+        What ``registry.create`` gets (the asked parameters, ``random_state``, ``device``).
+    keys : list of str
+        The store keys of the evaluations still to do, one per entry of ``evals``.
+    evals : list
+        ``None`` (the clean test set) or ``(kind, strength)`` of a perturbation.
+    """
+
+    base: dict
+    create_params: dict
+    keys: list
+    evals: list
+
+
+def run_one(task: RunTask, split: DataSplit, perturbed: dict | None = None) -> list[dict]:
+    """Fit ``task``'s method on its subset of ``split`` and evaluate it: one record per evaluation.
+
+    A pure function of the task and the data (and the machine's clock): it runs in the driver
+    (:class:`~visionkit.bench.executors.LocalExecutor`) or on a cluster's worker alike, and writes nothing.
+    ``perturbed`` caches perturbed test sets between the runs of one process.
+    """
+    perturbed = {} if perturbed is None else perturbed
+    base, name, n, seed = task.base, task.base["method"], task.base["per_class"], task.base["seed"]
+    spec = registry.get_spec(name)
+    test_labels = split.test.labels
+    idx = sample_per_class(split.train.labels, n, random_state=seed)
+    x_train, y_train = _take(split.train.images, idx), split.train.labels[idx]
+    if len(np.unique(y_train)) < 2:
+        raise VisionkitError(f"{split.name}: expected >= 2 classes in the training subset, got {len(np.unique(y_train))}")
+    method = registry.create(name, **task.create_params)
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        method.fit(x_train, y_train)
+        fit_seconds = time.perf_counter() - t0
+    size = count_size(method, _take(split.test.images, np.arange(min(2, len(test_labels)))))
+    # every parameter the method used, defaults included; kept out of the key (base["params"] holds
+    # only what was asked for) so that results stored before this field existed are still found
+    resolved = registry.resolved_params(method)
+    env = environment()
+    records = []
+    for key, pert in zip(task.keys, task.evals):
+        if pert is None:
+            x_test = split.test.images
+        else:
+            cache_key = (tuple(pert), seed)
+            if cache_key not in perturbed:
+                perturbed[cache_key] = _perturb_any(split.test.images, pert[0], pert[1], seed)
+            x_test = perturbed[cache_key]
+        t0 = time.perf_counter()
+        with stage(f"predicting {len(test_labels)} images" + ("" if pert is None else f" ({pert[0]} {pert[1]})")):
+            pred = np.asarray(method.predict(x_test))
+        predict_seconds = time.perf_counter() - t0
+        records.append({
+            "key": key,
+            **base,
+            "family": spec.family,
+            # what the method's features were learned on before this data (None: nothing)
+            "pretrained": getattr(method, "pretrained_on_", None),
+            "perturbation": None if pert is None else {"kind": pert[0], "strength": pert[1]},
+            "n_train": int(len(y_train)),
+            "n_test": int(len(test_labels)),
+            **classification_metrics(test_labels, pred, len(split.classes)),
+            "fit_seconds": fit_seconds,
+            "predict_seconds": predict_seconds,
+            "predict_images_per_second": len(test_labels) / max(predict_seconds, 1e-9),
+            "resolved_params": resolved,
+            # resident memory of the process and its workers while fitting (see PeakMemory)
+            "peak_memory_mb": mem.peak_mb,
+            "memory_increase_mb": mem.increase_mb,
+            **size,
+            "classes": split.classes,
+            "env": env,
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+    return records
 
 
 def _accepts_seed(factory) -> bool:

@@ -27,11 +27,17 @@ FASHION_CLASSES = ["t-shirt/top", "trouser", "pullover", "dress", "coat", "sanda
 
 @dataclass
 class DataSplit:
-    """A named train / test pair."""
+    """A named train / test pair.
+
+    ``source`` is how :func:`load_data` made it (``{"spec", "size", "random_state"}``): a cluster's
+    workers load the data from it themselves (:mod:`visionkit.bench.executors`) instead of receiving
+    a copy; None for a split built in memory.
+    """
 
     name: str
     train: Dataset
     test: Dataset
+    source: dict[str, Any] | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -224,6 +230,12 @@ def load_data(spec: str = "digits", *, download: bool = False, size: tuple[int, 
     """
     if not isinstance(spec, str) or not spec:
         raise VisionkitError(f"data: expected a spec such as {', '.join(KNOWN_SPECS)}, got {spec!r}")
+    split = _load_spec(spec, download=download, size=size, random_state=random_state)
+    split.source = dict(spec=spec, size=None if size is None else list(size), random_state=int(random_state))
+    return split
+
+
+def _load_spec(spec: str, *, download: bool, size: tuple[int, int] | None, random_state: int) -> DataSplit:
     kind, _, root = spec.partition(":")
     kind_l = kind.lower()
     if kind_l == "digits" and not root:

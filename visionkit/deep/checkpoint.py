@@ -557,6 +557,8 @@ class TrainState:
 
 
 _TRAIN_STATE_KIND = "visionkit-train-state"
+#: TrainConfig fields a resumed run may change: they do not change what is trained.
+_NOT_COMPARED = ("progress",)
 
 
 def save_train_state(path: str | os.PathLike, state: TrainState) -> None:
@@ -604,9 +606,12 @@ def load_train_state(path: str | os.PathLike, state: TrainState) -> None:
     tensors, saved = load_checkpoint(path)
     if saved.get("kind") != _TRAIN_STATE_KIND:
         raise VisionkitError(f"resume: {str(path)!r} is not a training-state checkpoint (kind={saved.get('kind')!r})")
-    config = asdict(state.config)
-    if saved["train_config"] != config:
-        diff = {k: (saved["train_config"].get(k), v) for k, v in config.items() if saved["train_config"].get(k) != v}
+    # whether a bar is shown changes nothing in training: a run resumes with or without one (under torchrun only
+    # rank 0 shows it, and every rank resumes from rank 0's checkpoint)
+    config = {k: v for k, v in asdict(state.config).items() if k not in _NOT_COMPARED}
+    saved_config = {k: v for k, v in saved["train_config"].items() if k not in _NOT_COMPARED}
+    if saved_config != config:
+        diff = {k: (saved_config.get(k), v) for k, v in config.items() if saved_config.get(k) != v}
         raise VisionkitError(f"resume: the checkpoint was written with other training options {diff} (saved, now)")
     state.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     opt_state: dict[str, Any] = {"state": {}, "param_groups": saved["optimizer_groups"]}

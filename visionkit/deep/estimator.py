@@ -248,11 +248,16 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------ estimator
 
-    def fit(self, images: Any, labels: Any, *, class_names: Sequence[str] | None = None) -> "DeepClassifier":
+    def fit(self, images: Any, labels: Any, *, class_names: Sequence[str] | None = None,
+            checkpoint: str | Path | None = None, resume: bool = False, callback=None,
+            distributed=None) -> "DeepClassifier":
         """Train on uint8 images (N, H, W, C) and labels (N,); returns ``self``.
 
         ``class_names`` (e.g. ``Dataset.classes``) names the integer labels: ``class_names[label]``. They
         are kept in ``class_names_`` and in the checkpoint, so a loaded classifier says "frog", not "6".
+        ``checkpoint``, ``resume``, ``callback`` and ``distributed`` go to
+        :func:`~visionkit.deep.train.fit` (the training state written every epoch, resuming from it, a
+        call per epoch, data-parallel training under ``torchrun``: ``visionkit train``).
         """
         opts = self._options(images)
         size = self._size_for(images, opts["model"], opts["img_size"])
@@ -288,7 +293,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             self.model_.to(resolve_device(self.device))
             self.probe_train_accuracy_ = linear_probe(self.model_, x[train_idx], y[train_idx], norm["mean"], norm["std"],
                                                       amp=config.amp is not False)
-        result = fit(self.model_, x[train_idx], y[train_idx], config, val=val, **norm)
+        result = fit(self.model_, x[train_idx], y[train_idx], config, val=val, **norm, checkpoint=checkpoint, resume=resume,
+                     callback=callback, distributed=distributed)
         self.mean_, self.std_, self.history_ = result.mean, result.std, result.history
         self.tta_ = config.tta
         self.train_time_s_ = result.train_time_s

@@ -14,7 +14,10 @@ colour jitter for ``augment="strong"``: :mod:`visionkit.deep.augment`), never im
   where the GPU has no bf16);
 * seeding through ``seed`` only: torch's global generator is forked and restored;
 * a tqdm bar with loss and accuracy, evaluation each epoch, early stopping, checkpoints every epoch
-  and resuming from one (the :class:`~visionkit.deep.checkpoint.TrainState`).
+  and resuming from one (the :class:`~visionkit.deep.checkpoint.TrainState`);
+* data-parallel training under ``torchrun`` (``distributed=``, :mod:`visionkit.deep.distributed`): each
+  rank a distinct shard of every epoch's permutation, gradients averaged by DistributedDataParallel,
+  the epoch's metrics summed over ranks, only rank 0 writing the checkpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -35,6 +38,9 @@ from torch import nn
 from .._validate import VisionkitError, describe
 from .augment import _cutout, augment_batch, random_crop_flip  # noqa: F401  (re-exported)
 from .checkpoint import TrainState, checkpoint_exists, load_train_state, save_train_state
+
+if TYPE_CHECKING:
+    from .distributed import DistributedContext
 
 __all__ = [
     "TrainConfig",
@@ -385,6 +391,7 @@ def fit(
     checkpoint: str | Path | None = None,
     resume: bool = False,
     callback: Callable[[dict[str, float]], None] | None = None,
+    distributed: "DistributedContext | None" = None,
 ) -> TrainResult:
     """Train ``model`` on uint8 images (N, H, W, C) (or a uint8 tensor (N, C, H, W)) and int labels (N,).
 
@@ -407,17 +414,25 @@ def fit(
         Continue from ``checkpoint`` if it exists (same config): the model, optimiser, schedule,
         lookahead and random generator are restored, and training goes on from the next epoch.
     callback : callable, optional
-        Called with each epoch's record.
+        Called with each epoch's record (on every rank when distributed).
+    distributed : DistributedContext, optional
+        Train data-parallel in an initialised process group
+        (:func:`visionkit.deep.distributed.init_distributed`): every rank calls ``fit`` with the same
+        data, model and config; each takes its shard of every epoch's permutation
+        (:func:`~visionkit.deep.distributed.shard_indices`), ``config.batch_size`` images per step,
+        so a step sees ``batch_size x world_size`` images. Records hold the metrics of all ranks;
+        only rank 0 writes ``checkpoint``.
 
     Returns
     -------
     TrainResult
     """
     config = config or TrainConfig()
-    run = _prepare(model, images, labels, config, val, mean, std)
+    run = _prepare(model, images, labels, config, val, mean, std, distributed)
     result = TrainResult(mean=list(run.mean), std=list(run.std))
     with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
         state = _start(model, run, result, checkpoint if resume else None)
+        run.net = model if distributed is None else distributed.wrap(model, run.device)
         for epoch in range(state.epoch, config.epochs):
             stats, out_of_time = _train_one_epoch(state, run, epoch)
             stop_early = _end_epoch(state, run, stats, last=out_of_time or epoch == config.epochs - 1,
@@ -452,10 +467,12 @@ class _Run:
     cpu_start: float = 0.0
     factor: float = 1.0  # the learning-rate factor of the last step
     best_state: dict[str, torch.Tensor] | None = None  # for early stopping
+    dist: "DistributedContext | None" = None  # data-parallel training: this rank and the group
+    net: nn.Module | None = None  # what the training step calls: the model, or its DistributedDataParallel wrapper
 
 
 def _prepare(model: nn.Module, images: Any, labels: Any, config: TrainConfig, val: tuple[Any, Any] | None,
-             mean: list[float] | None, std: list[float] | None) -> _Run:
+             mean: list[float] | None, std: list[float] | None, dist: "DistributedContext | None" = None) -> _Run:
     """Check and convert the data, choose device and precision, move model and data to the device."""
     x_all = to_tensor_images(images)
     y_all = torch.as_tensor(np.asarray(labels), dtype=torch.long)
@@ -472,12 +489,14 @@ def _prepare(model: nn.Module, images: Any, labels: Any, config: TrainConfig, va
     channels_last = (device.type == "cuda" or amp) if config.channels_last is None else config.channels_last
     if mean is None or std is None:
         mean, std = channel_stats(x_all)
-    steps_per_epoch = max(1, len(x_all) // config.batch_size)  # the last partial batch is dropped (BN-safe)
+    # the last partial batch is dropped (BN-safe); distributed, each rank steps through its shard of N // world images
+    shard = len(x_all) if dist is None else len(x_all) // dist.world_size
+    steps_per_epoch = max(1, shard // config.batch_size)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     return _Run(config, x_all.to(device), y_all.to(device), val, list(mean), list(std), device, amp, channels_last,
-                steps_per_epoch, steps_per_epoch * config.epochs)
+                steps_per_epoch, steps_per_epoch * config.epochs, dist=dist)
 
 
 def _start(model: nn.Module, run: _Run, result: TrainResult, resume_from: str | Path | None) -> TrainState:
@@ -516,7 +535,11 @@ def _train_one_epoch(state: TrainState, run: _Run, epoch: int) -> tuple[tuple[fl
     if hasattr(model, "on_train_epoch"):
         model.on_train_epoch(epoch)
     _train_mode(model, config.freeze_norm)
-    order = torch.randperm(len(run.x), generator=state.generator).to(run.device)
+    # every rank draws the same permutation (same seed, same draws) and keeps its own shard of it
+    order = torch.randperm(len(run.x), generator=state.generator)
+    if run.dist is not None:
+        order = run.dist.shard(order)
+    order = order.to(run.device)
     bar = progress_bar(range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
                        force=config.progress)
     loss_sum = correct = seen = 0.0
@@ -543,6 +566,8 @@ def _progress(state: TrainState, run: _Run) -> float:
     progress = state.step / run.total_steps
     if run.config.time_budget_s is not None:
         progress = max(progress, (time.perf_counter() - run.t_start) / run.config.time_budget_s)
+        if run.dist is not None:  # the slowest clock decides for all, so that every rank stops at the same step
+            progress = run.dist.max(progress)
     return progress
 
 
@@ -557,7 +582,7 @@ def _train_step(state: TrainState, run: _Run, idx: torch.Tensor, progress: float
         x = x.contiguous(memory_format=torch.channels_last)
     y = run.y[idx]
     with _autocast(run.device, run.amp):
-        logits = model(x)
+        logits = (run.net or model)(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     if state.scaler is None:
@@ -584,12 +609,12 @@ def _end_epoch(state: TrainState, run: _Run, stats: tuple[float, float, float], 
     config, model, result = run.config, state.model, state.result
     if state.lookahead is not None and last:
         state.lookahead.update(model, 1.0)
-    loss_sum, correct, seen = stats
+    loss_sum, correct, seen = stats if run.dist is None else run.dist.sum(stats)
     epoch_s = time.perf_counter() - run.t_start - state.elapsed_s
     state.epoch, state.elapsed_s = state.epoch + 1, time.perf_counter() - run.t_start
     record = dict(epoch=state.epoch, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
-                  images_per_s=seen / max(epoch_s, 1e-9), time_s=state.elapsed_s,
-                  cpu_s=time.process_time() - run.cpu_start, lr=run.factor * config.lr, steps=state.step)
+                  time_s=state.elapsed_s, cpu_s=time.process_time() - run.cpu_start, lr=run.factor * config.lr,
+                  steps=state.step, images_per_s=seen / max(epoch_s, 1e-9))
     if run.val is not None:
         record.update(_validate(state, run, last))
     result.history.append(record)
@@ -597,7 +622,7 @@ def _end_epoch(state: TrainState, run: _Run, stats: tuple[float, float, float], 
         tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), file=sys.stderr)
     if callback is not None:
         callback(record)
-    if checkpoint is not None:
+    if checkpoint is not None and (run.dist is None or run.dist.is_main):
         save_train_state(checkpoint, state)
     result.stopped_early = config.patience is not None and state.bad_epochs >= config.patience
     return result.stopped_early
