@@ -158,3 +158,31 @@ def test_report_md_escapes_names_from_folders_and_classes(tmp_path, test_methods
             block = []
     assert tables and all(len(set(t)) == 1 for t in tables), tables  # every row as many cells as its header
     assert "<script" not in page.read_text()
+
+
+def test_misclassified_examples_known_answer():
+    from visionkit.bench.runner import misclassified_examples
+
+    labels = np.array([0, 1, 2, 1, 0])
+    pred = np.array([0, 2, 2, 0, 0])
+    ex = misclassified_examples(labels, pred, ["cat", "dog", "frog"], random_state=0)
+    assert ex == [{"index": 1, "true": "dog", "pred": "frog"}, {"index": 3, "true": "dog", "pred": "cat"}]
+    assert misclassified_examples(labels, labels, ["cat", "dog", "frog"], random_state=0) == []
+    many = misclassified_examples(np.zeros(50, int), np.ones(50, int), ["a", "b"], random_state=3, n=6)
+    assert len(many) == 6 and many == misclassified_examples(np.zeros(50, int), np.ones(50, int), ["a", "b"], random_state=3)
+    assert [e["index"] for e in many] == sorted(e["index"] for e in many)
+
+
+def test_report_shows_misclassified_test_images_with_names(tmp_path, test_methods):
+    split = load_data("digits")
+    run_experiment(split, test_methods, out=str(tmp_path), per_class=[5], seeds=[0], progress=False, log=lambda *a: None)
+    records = ResultStore(tmp_path).records
+    for r in records:
+        assert 1 <= len(r["misclassified"]) <= 6
+        for ex in r["misclassified"]:
+            assert ex["true"] in split.classes and ex["pred"] in split.classes and ex["true"] != ex["pred"]
+            assert split.test.labels[ex["index"]] == split.classes.index(ex["true"])
+            assert (tmp_path / "examples" / f"{r['key']}-{ex['index']}.png").is_file()
+    md, html = write_report(tmp_path)
+    assert (tmp_path / "plots" / "digits_misclassified.png").is_file()
+    assert "digits_misclassified.png" in md.read_text() and 'alt="misclassified"' in html.read_text()

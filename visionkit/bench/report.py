@@ -195,11 +195,11 @@ def _fig_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _section(summary: dict, records: list[dict], data: str) -> _Section:
+def _section(summary: dict, records: list[dict], data: str, out: Path | None = None) -> _Section:
     # matplotlib loads when a report is drawn, not with visionkit.bench
     from ..viz.report import report_figures
 
-    figures = report_figures(summary, records, data, max_matrix_classes=MAX_MATRIX_CLASSES)
+    figures = report_figures(summary, records, data, max_matrix_classes=MAX_MATRIX_CLASSES, examples_dir=out)
     return _Section(data, _data_line(records, data), _tables(summary, records, data),
                     {name: _fig_png(fig) for name, fig in figures.items()})
 
@@ -250,7 +250,7 @@ def write_report(out: str | os.PathLike, *, title: str = "visionkit: classical v
     env_line = ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
     sections = []
     for data in sorted({k[0] for k in summary}):
-        sections.append(sec := _section(summary, records, data))
+        sections.append(sec := _section(summary, records, data, out))
         for name, png in sec.plots.items():
             atomic_write(out / sec.plot_file(name), png)
     md_path, html_path = out / "report.md", out / "report.html"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -188,16 +189,19 @@ def run_experiment(
         # the executor runs the tasks (here, or on a cluster's workers) and hands back each run's records as it
         # finishes; only this process writes the store. Bars inside the runs: in this process only
         with contextlib.nullcontext() if verbose is None else verbose_ctx(verbose):
-            _store_records(executor.map_runs(run_one, still_to_do(), split), store, bar, log)
+            _store_records(executor.map_runs(run_one, still_to_do(), split), store, bar, log, split=split)
     finally:
         bar.close()
     return store
 
 
-def _store_records(results, store: ResultStore, bar, log) -> None:
-    """Store each run's records as they come back (this process alone writes), log the clean one."""
+def _store_records(results, store: ResultStore, bar, log, *, split: DataSplit) -> None:
+    """Store each run's records as they come back (this process alone writes), log the clean one, and
+    keep thumbnails of its misclassified examples for the report (:func:`save_examples`)."""
     for records in results:
         for record in records:
+            if record.get("misclassified"):
+                save_examples(store.dir, record, split.test.images)
             store.add(record)
             if record["perturbation"] is None:
                 log(f"{record['method']:18s} n/class={str(record['per_class']):>4s} seed={record['seed']} "
@@ -290,7 +294,57 @@ def run_one(task: RunTask, split: DataSplit, perturbed: dict | None = None) -> l
             "env": env,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
+        if pert is None:
+            records[-1]["misclassified"] = misclassified_examples(test_labels, pred, split.classes, random_state=seed)
     return records
+
+
+#: How many misclassified test images a run keeps for the report.
+N_EXAMPLES = 6
+#: Their thumbnails' longest side (pixels).
+EXAMPLE_SIDE = 96
+
+
+def misclassified_examples(labels: np.ndarray, pred: np.ndarray, classes: Sequence[str], *, random_state: int,
+                           n: int = N_EXAMPLES) -> list[dict]:
+    """Up to ``n`` misclassified test images, drawn with ``random_state``, in test-set order:
+    ``[{"index": i, "true": name, "pred": name}]`` (labels are indices into ``classes``)."""
+    wrong = np.flatnonzero(np.asarray(pred) != np.asarray(labels))
+    if len(wrong) == 0:
+        return []
+    pick = np.sort(np.random.default_rng([int(random_state), 7]).choice(wrong, size=min(n, len(wrong)), replace=False))
+
+    def name(label: Any) -> str:
+        i = int(label) if isinstance(label, (int, np.integer)) else None
+        return classes[i] if i is not None and 0 <= i < len(classes) else str(label)
+
+    return [{"index": int(i), "true": name(labels[i]), "pred": name(pred[i])} for i in pick]
+
+
+def example_path(out: str | Path, key: str, index: int) -> Path:
+    """Where the thumbnail of test image ``index`` of run ``key`` is kept (``out/examples/``)."""
+    return Path(out) / "examples" / f"{key}-{index}.png"
+
+
+def save_examples(out: str | Path, record: dict, test_images: Any) -> None:
+    """Write the thumbnails of ``record["misclassified"]`` (PNG, longest side :data:`EXAMPLE_SIDE`), atomically."""
+    import cv2
+
+    from .._atomic import atomic_write
+
+    for ex in record["misclassified"]:
+        im = np.asarray(test_images[ex["index"]])
+        h, w = im.shape[:2]
+        scale = EXAMPLE_SIDE / max(h, w)
+        if scale < 1:
+            im = cv2.resize(im, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        elif scale > 2:  # digits and thumbnails: enlarged, pixels kept sharp
+            f = int(scale)
+            im = np.repeat(np.repeat(im, f, axis=0), f, axis=1)
+        bgr = im[..., ::-1] if im.ndim == 3 and im.shape[2] == 3 else im
+        ok, png = cv2.imencode(".png", np.ascontiguousarray(bgr))
+        if ok:
+            atomic_write(example_path(out, record["key"], ex["index"]), png.tobytes())
 
 
 def _accepts_seed(factory) -> bool:

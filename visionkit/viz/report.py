@@ -6,6 +6,8 @@ robustness); :func:`report_figures` gives the figures a report of one data set h
 
 from __future__ import annotations
 
+import os
+
 from collections import defaultdict
 
 import matplotlib
@@ -184,7 +186,55 @@ def confusion_figure(cms: list[tuple[str, dict]], data: str) -> Figure:
     return fig
 
 
-def report_figures(summary: dict, records: list[dict], data: str, *, max_matrix_classes: int = 20) -> dict[str, Figure]:
+def misclassified_figure(records: list[dict], out: str | os.PathLike) -> Figure | None:
+    """Misclassified test images, one row per method, titled "true -> predicted" (class names).
+
+    ``records`` are clean records of one data set, size and seed carrying ``misclassified``; their
+    thumbnails are read from ``out/examples/`` (:func:`visionkit.bench.runner.save_examples`). None
+    when there is nothing to show.
+    """
+    import cv2
+    import matplotlib.pyplot as plt
+
+    from ..bench.runner import example_path
+
+    rows = []
+    for r in records:
+        shown = []
+        for ex in r.get("misclassified") or []:
+            im = cv2.imread(str(example_path(out, r["key"], ex["index"])), cv2.IMREAD_UNCHANGED)
+            if im is not None:
+                shown.append((im[..., ::-1] if im.ndim == 3 else im, ex))
+        if shown:
+            rows.append((r["method"], shown))
+    if not rows:
+        return None
+    ncols = max(len(s) for _, s in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(1.7 * ncols + 1.2, 1.9 * len(rows)), squeeze=False)
+    for i, (method, shown) in enumerate(rows):
+        for j in range(ncols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+            if j >= len(shown):
+                continue
+            im, ex = shown[j]
+            ax.imshow(im, cmap="gray" if im.ndim == 2 else None, interpolation="nearest")
+            ax.set_title(f"{_short_name(ex['true'])}\n-> {_short_name(ex['pred'])}", fontsize=8, color="#a00")
+        axes[i, 0].set_ylabel(method, fontsize=9, rotation=0, ha="right", va="center")
+    fig.suptitle("Misclassified test images (true -> predicted)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _short_name(name: str, width: int = 16) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def report_figures(summary: dict, records: list[dict], data: str, *, max_matrix_classes: int = 20,
+                   examples_dir: str | os.PathLike | None = None) -> dict[str, Figure]:
     """The figures of one data set's report, by name, in the report's order.
 
     Accuracy against cost always; data efficiency with two training sizes or more; robustness when
@@ -201,4 +251,13 @@ def report_figures(summary: dict, records: list[dict], data: str, *, max_matrix_
     cms = [(m, rows[(data, m, top)]) for m in methods if (data, m, top) in rows]
     if cms and len(cms[0][1]["confusion_matrix"]) <= max_matrix_classes:
         figures["confusion_matrices"] = confusion_figure(cms, data)
+    if examples_dir is not None:
+        clean = [r for r in records if r["data"] == data and r["per_class"] == top and not r.get("perturbation")]
+        if clean:
+            seed = min(r["seed"] for r in clean)
+            order = {m: i for i, m in enumerate(methods)}
+            shown = sorted((r for r in clean if r["seed"] == seed), key=lambda r: order.get(r["method"], len(order)))
+            fig = misclassified_figure(shown, examples_dir)
+            if fig is not None:
+                figures["misclassified"] = fig
     return figures
