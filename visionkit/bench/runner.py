@@ -115,27 +115,11 @@ def run_experiment(
     """
     from tqdm.auto import tqdm
 
-    # everything the runs depend on is checked before any work
-    if isinstance(methods, str):
-        raise VisionkitError(f"methods: expected a list of method names, got the string {methods!r}; use [{methods!r}]")
-    methods = list(methods)
-    for m in methods:
-        registry.get_spec(m)  # unknown names fail before any work
-    method_params = _check_method_params(methods, method_params)  # types, random_state, unknown keys
-    if device is not None and device not in ("cpu", "cuda", "auto"):
-        raise VisionkitError(f"device: expected 'cpu', 'cuda' or 'auto', got {device!r}")
-    per_class = list(per_class)
-    seeds = [_check_seed(s) for s in seeds]
-    if not per_class or not seeds or not methods:
-        raise VisionkitError("run_experiment: expected at least one method, one per-class size and one seed")
-    for n in per_class:
-        if n != "all" and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
-            raise VisionkitError(f"per_class: expected positive integers or 'all', got {n!r}")
+    methods, method_params, per_class, seeds = _check_run(methods, method_params, per_class, seeds, device)
     strengths = DEFAULT_STRENGTHS if robustness is True else (robustness or {})
     store = ResultStore(out)
     env = environment()
     takes_device = {m for m in methods if device is not None and "device" in (registry.valid_params(m) or ())}
-    n_classes = len(split.classes)
     test_labels = split.test.labels
     perturbed: dict[tuple, Any] = {}
 
@@ -166,6 +150,8 @@ def run_experiment(
         # every parameter the method used, defaults included; kept out of the key (base["params"] holds
         # only what was asked for) so that results stored before this field existed are still found
         resolved = registry.resolved_params(method)
+        fitted = {"family": spec.family, "n_train": int(len(y_train)), "fit_seconds": fit_seconds, "resolved_params": resolved,
+                  "peak_memory_mb": mem.peak_mb, "memory_increase_mb": mem.increase_mb, "size": size}
         for key, pert in zip(keys, evals):
             if key in store:
                 continue
@@ -176,36 +162,62 @@ def run_experiment(
                 if cache_key not in perturbed:
                     perturbed[cache_key] = _perturb_any(split.test.images, pert[0], pert[1], seed)
                 x_test = perturbed[cache_key]
-            t0 = time.perf_counter()
-            pred = np.asarray(method.predict(x_test))
-            predict_seconds = time.perf_counter() - t0
-            record = {
-                "key": key,
-                **base,
-                "family": spec.family,
-                # what the method's features were learned on before this data (None: nothing)
-                "pretrained": getattr(method, "pretrained_on_", None),
-                "perturbation": None if pert is None else {"kind": pert[0], "strength": pert[1]},
-                "n_train": int(len(y_train)),
-                "n_test": int(len(test_labels)),
-                **classification_metrics(test_labels, pred, n_classes),
-                "fit_seconds": fit_seconds,
-                "predict_seconds": predict_seconds,
-                "predict_images_per_second": len(test_labels) / max(predict_seconds, 1e-9),
-                "resolved_params": resolved,
-                # resident memory of the process and its workers while fitting (see PeakMemory)
-                "peak_memory_mb": mem.peak_mb,
-                "memory_increase_mb": mem.increase_mb,
-                **size,
-                "classes": split.classes,
-                "env": env,
-                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            }
+            record = _evaluate(method, x_test, split, key=key, base=base, pert=pert, fitted=fitted, env=env)
             store.add(record)
             if pert is None:
                 log(f"{name:18s} n/class={str(n):>4s} seed={seed} acc={record['accuracy']:.4f} "
                     f"fit={fit_seconds:.1f}s predict={record['predict_images_per_second']:.0f} img/s")
     return store
+
+
+def _check_run(methods, method_params, per_class, seeds, device) -> tuple[list, dict, list, list]:
+    """Everything the runs depend on, checked before any work: methods, their parameters, sizes, seeds."""
+    if isinstance(methods, str):
+        raise VisionkitError(f"methods: expected a list of method names, got the string {methods!r}; use [{methods!r}]")
+    methods = list(methods)
+    for m in methods:
+        registry.get_spec(m)  # unknown names fail before any work
+    method_params = _check_method_params(methods, method_params)  # types, random_state, unknown keys
+    if device is not None and device not in ("cpu", "cuda", "auto"):
+        raise VisionkitError(f"device: expected 'cpu', 'cuda' or 'auto', got {device!r}")
+    per_class = list(per_class)
+    seeds = [_check_seed(s) for s in seeds]
+    if not per_class or not seeds or not methods:
+        raise VisionkitError("run_experiment: expected at least one method, one per-class size and one seed")
+    for n in per_class:
+        if n != "all" and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+            raise VisionkitError(f"per_class: expected positive integers or 'all', got {n!r}")
+    return methods, method_params, per_class, seeds
+
+
+def _evaluate(method, x_test, split: DataSplit, *, key: str, base: dict, pert, fitted: dict, env: dict) -> dict:
+    """Predict ``x_test`` with the fitted ``method``: the record of one evaluation (clean or perturbed)."""
+    test_labels = split.test.labels
+    t0 = time.perf_counter()
+    pred = np.asarray(method.predict(x_test))
+    predict_seconds = time.perf_counter() - t0
+    return {
+        "key": key,
+        **base,
+        "family": fitted["family"],
+        # what the method's features were learned on before this data (None: nothing)
+        "pretrained": getattr(method, "pretrained_on_", None),
+        "perturbation": None if pert is None else {"kind": pert[0], "strength": pert[1]},
+        "n_train": fitted["n_train"],
+        "n_test": int(len(test_labels)),
+        **classification_metrics(test_labels, pred, len(split.classes)),
+        "fit_seconds": fitted["fit_seconds"],
+        "predict_seconds": predict_seconds,
+        "predict_images_per_second": len(test_labels) / max(predict_seconds, 1e-9),
+        "resolved_params": fitted["resolved_params"],
+        # resident memory of the process and its workers while fitting (see PeakMemory)
+        "peak_memory_mb": fitted["peak_memory_mb"],
+        "memory_increase_mb": fitted["memory_increase_mb"],
+        **fitted["size"],
+        "classes": split.classes,
+        "env": env,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _accepts_seed(factory) -> bool:
