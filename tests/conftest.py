@@ -40,3 +40,12 @@ def needs_dataset(name: str):
 def rel_error(a, b) -> float:
     """Largest absolute difference relative to the largest magnitude of the reference ``b``."""
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+def two_classes(n=6, size=48):
+    """2n grey-as-RGB uint8 sine gratings, vertical or horizontal by class: two classes a pretrained network tells apart."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:size, 0:size]
+    imgs = [np.repeat(((0.5 + 0.5 * np.sin((yy if k % 2 else xx) / 2 + rng.uniform(0, 6))) * 255).astype(np.uint8)[..., None], 3, 2)
+            for k in range(2 * n)]
+    return np.stack(imgs), np.arange(2 * n) % 2

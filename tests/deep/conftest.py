@@ -4,6 +4,8 @@ other (every op waits for the slower one): the deep tests run single-threaded, t
 import pytest
 import torch
 
+from visionkit.deep import load_backbone
+
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
@@ -11,3 +13,9 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    """EfficientNet-Lite0 with its ImageNet weights (from the installed weights package)."""
+    return load_backbone("efficientnet_lite0")

@@ -135,22 +135,7 @@ def run_experiment(
 
     from .._progress import verbose as verbose_ctx
 
-    # everything the runs depend on is checked before any work
-    if isinstance(methods, str):
-        raise VisionkitError(f"methods: expected a list of method names, got the string {methods!r}; use [{methods!r}]")
-    methods = list(methods)
-    for m in methods:
-        registry.get_spec(m)  # unknown names fail before any work
-    method_params = _check_method_params(methods, method_params)  # types, random_state, unknown keys
-    if device is not None and device not in ("cpu", "cuda", "auto"):
-        raise VisionkitError(f"device: expected 'cpu', 'cuda' or 'auto', got {device!r}")
-    per_class = list(per_class)
-    seeds = [_check_seed(s) for s in seeds]
-    if not per_class or not seeds or not methods:
-        raise VisionkitError("run_experiment: expected at least one method, one per-class size and one seed")
-    for n in per_class:
-        if n != "all" and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
-            raise VisionkitError(f"per_class: expected positive integers or 'all', got {n!r}")
+    methods, method_params, per_class, seeds = _check_run(methods, method_params, per_class, seeds, device)
     strengths = DEFAULT_STRENGTHS if robustness is True else (robustness or {})
     store = ResultStore(out)
     takes_device = {m for m in methods if device is not None and "device" in (registry.valid_params(m) or ())}
@@ -345,6 +330,26 @@ def save_examples(out: str | Path, record: dict, test_images: Any) -> None:
         ok, png = cv2.imencode(".png", np.ascontiguousarray(bgr))
         if ok:
             atomic_write(example_path(out, record["key"], ex["index"]), png.tobytes())
+
+
+def _check_run(methods, method_params, per_class, seeds, device) -> tuple[list, dict, list, list]:
+    """Everything the runs depend on, checked before any work: methods, their parameters, sizes, seeds."""
+    if isinstance(methods, str):
+        raise VisionkitError(f"methods: expected a list of method names, got the string {methods!r}; use [{methods!r}]")
+    methods = list(methods)
+    for m in methods:
+        registry.get_spec(m)  # unknown names fail before any work
+    method_params = _check_method_params(methods, method_params)  # types, random_state, unknown keys
+    if device is not None and device not in ("cpu", "cuda", "auto"):
+        raise VisionkitError(f"device: expected 'cpu', 'cuda' or 'auto', got {device!r}")
+    per_class = list(per_class)
+    seeds = [_check_seed(s) for s in seeds]
+    if not per_class or not seeds or not methods:
+        raise VisionkitError("run_experiment: expected at least one method, one per-class size and one seed")
+    for n in per_class:
+        if n != "all" and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+            raise VisionkitError(f"per_class: expected positive integers or 'all', got {n!r}")
+    return methods, method_params, per_class, seeds
 
 
 def _accepts_seed(factory) -> bool:

@@ -14,8 +14,9 @@ preprocessing     harness images to one form, pixels, the chunked scaler, mirror
 methods           the registered harness methods (``pixels-svm``, ``hog-svm``, ...)
 ================  ===================================================================================
 
-Import from the package: ``from visionkit.classical import hog, BagOfVisualWords``. The torch twins
-and ``methods`` load on first use (torch takes 1 to 6 s to import; ``methods`` registers methods).
+Import from the package: ``from visionkit.classical import hog, BagOfVisualWords``. Sobel, Harris
+and SIFT load with it; the rest (scikit-learn, torch) on first use. A new module adds its public
+names to ``_LAZY_MODULES`` (``tests/test_package_api.py`` checks that every one is there).
 """
 
 import importlib

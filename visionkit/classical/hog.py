@@ -133,16 +133,14 @@ def hog(
     How this matches skimage. skimage differentiates with ``[-1, 0, 1]`` (central differences,
     zero on the outer rows/columns). ``gradient="central"`` (the default) does exactly that, with
     the same reflect-101 separable-filter primitive that :func:`visionkit.sobel_gradients` is built
-    on, and agrees with ``skimage.feature.hog``: correlation 0.99999 on ``skimage.data.camera``,
-    0.9999 on ``astronaut`` (colour), 0.9996 on ``coffee`` (the rest is float32 against float64 at
-    bin edges). ``gradient="sobel"`` uses :func:`visionkit.sobel_gradients` itself: the same
+    on, and agrees with ``skimage.feature.hog`` up to float32 against float64 at bin edges
+    (``tests/classical/test_hog.py`` compares them). ``gradient="sobel"`` uses :func:`visionkit.sobel_gradients` itself: the same
     ``[-1, 0, 1]`` difference smoothed by ``[1, 2, 1]`` across it. The factor 4 it adds vanishes in
     block normalisation, but the smoothing moves the orientation of weak, noisy gradients (flat sky,
-    quantised ramps) to other bins, and block normalisation magnifies exactly those cells: the
-    correlation with skimage is then only 0.79 (camera), 0.90 (astronaut), 0.89 (coffee), measured
-    with the defaults; binary images differ too (central differences see staircase edges at
-    0/45/90 degrees, Sobel smooths them). On smooth images (a blurred disk) the two agree at 0.99.
-    It is a valid HOG, not skimage's. At the image border both give zero gradient
+    quantised ramps) to other bins, and block normalisation magnifies exactly those cells, so on
+    photos it correlates with skimage's far less; binary images differ too (central differences
+    see staircase edges at 0/45/90 degrees, Sobel smooths them), smooth images hardly. It is a
+    valid HOG, not skimage's (the measured correlations: ``benchmarks/RESULTS_redesign.md``). At the image border both give zero gradient
     normal to the edge (reflect-101 makes Sobel's derivative vanish there too).
 
     Parameters

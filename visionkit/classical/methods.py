@@ -11,7 +11,7 @@ returns the features the SVM sees.
 name              pipeline
 ================  ============================================================================
 pixels-svm        resized pixels -> standardise -> linear SVM (baseline)
-hog-svm           HOG (skimage settings, two cell sizes) -> Hellinger -> linear SVM
+hog-svm           HOG (skimage settings, two cell sizes) -> explicit chi2 map -> linear SVM
 bovw-svm          dense multi-scale SIFT -> k-means words, hard counts, pyramid 1x1+2x2+4x4 ->
                   explicit chi2 map (AdditiveChi2Sampler) -> linear SVM
 harris-bovw-svm   SIFT at Harris corners -> words -> pyramid -> chi2 map -> linear SVM

@@ -6,7 +6,7 @@
   too large.
 * :class:`PixelFeatures`: raw pixels as one fixed-length vector per image.
 * :class:`ChunkedStandardScaler`: scikit-learn's ``StandardScaler`` fitted chunk by chunk (its plain
-  ``fit`` holds a float64 copy of the whole matrix: 5 GB for CIFAR-10's Coates features).
+  ``fit`` holds a float64 copy of the whole matrix, twice the size of float32 features).
 * :func:`mirror_images` / :class:`MirrorAugmented`: any image classifier trained on the images and
   their left-right mirrors, both views averaged at test time.
 """
@@ -187,7 +187,7 @@ class ChunkedStandardScaler(StandardScaler):
     The statistics are scikit-learn's own (``partial_fit`` over the chunks: float64 running mean and
     variance), equal to ``StandardScaler().fit`` to rounding; the difference is memory. The plain
     ``fit`` subtracts the mean from a float64 copy of the whole matrix, twice the size of float32
-    features (5.1 GB for 100,000 x 6,400), where this holds one chunk's copy. ``transform`` is
+    features (8 bytes a value: 5.1 GB for 100,000 x 6,400), where this holds one chunk's copy. ``transform`` is
     unchanged (in place with ``copy=False``).
 
     Parameters

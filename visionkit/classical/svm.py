@@ -91,7 +91,7 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
     n_threads : int or None
         BLAS threads during the fit (threadpoolctl); ``None`` leaves BLAS as it is. The default 1
         is deliberate: L-BFGS makes many small BLAS calls, and multi-threaded OpenBLAS spinning on a
-        busy shared machine made a 1000 x 1024 fit 45 times slower (13.8 s against 0.3 s).
+        busy shared machine made small fits many times slower (``benchmarks/RESULTS_redesign.md``).
 
     Attributes
     ----------

@@ -261,7 +261,8 @@ class LayerNorm2d(nn.LayerNorm):
 class PatchEmbed(nn.Module):
     """Cut the image into non-overlapping ``patch x patch`` squares and project each to ``dim``.
 
-    Input (B, C, H, W) -> tokens (B, R, dim) with ``R = (H // patch) * (W // patch)``.
+    Input (B, C, H, W) -> (B, dim, H // patch, W // patch), the grid of patch embeddings; the caller
+    flattens it to tokens (B, R, dim), ``R = (H // patch) * (W // patch)``, knowing the grid size.
     """
 
     def __init__(self, in_chans: int, dim: int, patch: int) -> None:
