@@ -268,7 +268,7 @@ def make_scattering_svm(
     channels: str = "yuv",
     normalize: str = "log",
     eps: float = 1e-3,
-    C: float = 0.002,
+    C: float = 0.00012,
     max_iter: int = 500,
     mirror: bool = False,
     batch_size: int = 256,
@@ -281,8 +281,10 @@ def make_scattering_svm(
     each channel is scattered to order ``max_order`` with ``J`` scales and ``L`` orientations
     (:class:`~visionkit.classical.scattering.ScatteringFeatures`), the coefficients are
     log-normalised (``log(eps + S)``), standardised and fed to :class:`LinearSVM`. Nothing is
-    learned but the SVM. ``mirror=True`` trains on the images and their mirrors and averages both
-    views at test time (:class:`MirrorAugmented`, twice the cost).
+    learned but the SVM. ``C = 0.00012`` was chosen on a validation split of CIFAR-10's training
+    images (0.0005 for 12,000 images) and scaled to 50,000 (the summed loss grows with n).
+    ``mirror=True`` trains on the images and their mirrors and averages both views at test time
+    (:class:`MirrorAugmented`, twice the cost).
     """
     from .scattering import ScatteringFeatures
 
