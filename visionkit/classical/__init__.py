@@ -38,8 +38,9 @@ _LAZY_MODULES = {
     "svm": ("LinearSVM", "Chi2SVC", "PowerNormalizer"),
     "preprocessing": ("as_image_list", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler",
                       "mirror_images", "MirrorAugmented"),
+    "scattering": ("gabor_2d", "morlet_2d", "scattering_filter_bank", "scattering_padding", "scattering_channels", "scattering_paths", "scattering2d", "Scattering2D", "ScatteringFeatures", "rgb_to_yuv"),
     "methods": ("MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm",
-                "make_kmeans_svm"),
+                "make_kmeans_svm", "make_scattering_svm"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 

@@ -15,7 +15,8 @@ _LAZY_MODULES = {
     "deep": ("grad_cam", "attention_maps", "attention_rollout"),
     "network": ("network_figure", "filter_grid"),
     "report": ("accuracy_vs_cost_figure", "data_efficiency_figure", "robustness_figure", "confusion_figure", "report_figures",
-               "FAMILY_STYLE"),
+               "misclassified_figure", "FAMILY_STYLE"),
+    "scattering": ("wavelet_tiles", "scattering_filters_figure"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 

@@ -21,7 +21,7 @@ from ..bench.summary import _by_severity, _cost, _n_sort, crossover  # noqa: E40
 from ..registry import FAMILY_LABELS  # noqa: E402
 
 __all__ = ["accuracy_vs_cost_figure", "data_efficiency_figure", "robustness_figure", "confusion_figure", "report_figures",
-           "FAMILY_STYLE"]
+           "misclassified_figure", "FAMILY_STYLE"]
 
 #: Colour, marker and line of each method family, in every figure.
 FAMILY_STYLE = {"classical": dict(color="tab:blue", marker="o", linestyle="-"),
