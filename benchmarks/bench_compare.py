@@ -30,12 +30,14 @@ PRESETS = {
                 "per_class": "10,100,500",
                 "params": {"kmeans-svm": {"n_jobs": 2}, "bovw-svm": {"n_jobs": 2}}},
     "caltech101": {"folder": "caltech101", "size": None,
-                   "methods": "hog-svm,bovw-svm,harris-bovw-svm,resnet,cnn-features-svm,pretrained-features-svm,pretrained-finetune",
+                   "methods": "hog-svm,bovw-svm,harris-bovw-svm,fisher-svm,vlad-svm,resnet,cnn-features-svm,pretrained-features-svm,"
+                              "pretrained-finetune",
                    "per_class": "5,15,30",
                    # The photos keep their own sizes; each method resizes: the bag-of-words pipelines to at
                    # most 240 / 300 px (aspect kept), HOG to 64 x 64, the CNNs to 64 x 64 (160 px ResNet-20
                    # training costs 25x CIFAR's per image on 2 CPU cores). --params changes it (e.g. on a GPU).
                    "params": {"hog-svm": {"size": (64, 64)}, "bovw-svm": {"n_jobs": 2}, "harris-bovw-svm": {"n_jobs": 2},
+                              "fisher-svm": {"n_jobs": 2}, "vlad-svm": {"n_jobs": 2},
                               "resnet": {"img_size": 64}, "cnn-features-svm": {"cnn_options": {"img_size": 64}},
                               # fine-tuning at 224 px trains at ~12 images/s on 2 CPU cores (bf16), at 160 px ~35
                               "pretrained-finetune": {"img_size": 160}}},

@@ -1,4 +1,7 @@
-"""Fisher vectors and VLAD: known answers, skimage's fisher_vector on the same GMM, the pyramid, the estimator.
+"""Fisher vectors and VLAD: known answers, skimage's fisher_vector on the same GMM, the pyramid, the estimators.
+
+``DiagonalGMM`` (2-D tables in) runs scikit-learn's conformance suite in full, no check expected to fail
+(scikit-learn itself skips ``check_array_api_input``: "SCIPY_ARRAY_API is not set").
 
 ``FisherVectors`` takes images, not the 2-D tables of scikit-learn's conformance checks; it declares it
 in its tags (as ``BagOfVisualWords``), ``check_estimator`` then runs only ``check_estimator_cloneable``,
@@ -14,12 +17,12 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.mixture import GaussianMixture
 from sklearn.svm import LinearSVC
-from sklearn.utils.estimator_checks import check_estimator
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 from skimage.feature import fisher_vector as sk_fisher_vector
 
 from visionkit import VisionkitError
 from visionkit.classical.bovw import pyramid_cells, pyramid_grid
-from visionkit.classical.fisher import FisherVectors, fisher_encode, fisher_vector, gmm_posteriors
+from visionkit.classical.fisher import DiagonalGMM, FisherVectors, fisher_encode, fisher_vector, gmm_posteriors
 
 
 class _GMM:
@@ -100,6 +103,32 @@ def test_empty_set_and_bad_inputs(fitted):
         fisher_vector(x, full)
     with pytest.raises(VisionkitError, match="fitted diagonal Gaussian mixture"):
         fisher_vector(x, object())
+
+
+# ------------------------------------------------------------------------------ the GMM
+@parametrize_with_checks([DiagonalGMM(n_modes=2, max_iter=10)])
+def test_diagonal_gmm_sklearn_conformance(estimator, check):
+    check(estimator)
+
+
+def test_diagonal_gmm_recovers_two_gaussians():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal([0, 0], [1, 0.5], (3000, 2)), rng.normal([10, 5], [0.5, 2], (1000, 2))])
+    g = DiagonalGMM(n_modes=2, max_iter=50, random_state=0).fit(x)
+    order = np.argsort(g.means_[:, 0])
+    np.testing.assert_allclose(g.weights_[order], [0.75, 0.25], atol=0.02)
+    np.testing.assert_allclose(g.means_[order], [[0, 0], [10, 5]], atol=0.15)
+    np.testing.assert_allclose(np.sqrt(g.covariances_[order]), [[1, 0.5], [0.5, 2]], rtol=0.06)
+    assert g.converged_ and g.n_iter_ < 50
+    np.testing.assert_allclose(g.predict_proba(x[:5]), gmm_posteriors(x[:5], g))
+
+
+def test_diagonal_gmm_variance_floor_and_errors():
+    x = np.r_[np.zeros((50, 3)), np.random.default_rng(0).normal(size=(50, 3))]  # half identical rows
+    g = DiagonalGMM(n_modes=4, var_floor=1e-2, random_state=0).fit(x)
+    assert (g.covariances_ >= 1e-2 * x.var(0) * (1 - 1e-5)).all() and np.isfinite(g.lower_bound_)
+    with pytest.raises(VisionkitError, match="n_modes=8"):
+        DiagonalGMM(n_modes=8).fit(x[:5])
 
 
 # ------------------------------------------------------------------------------ the pyramid

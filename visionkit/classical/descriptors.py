@@ -15,7 +15,7 @@ Descriptors
   regular grid, at several patch sizes, upright (angle 0), as VLFeat's ``dsift`` / ``phow``;
   patches with almost no contrast get a zero descriptor (as ``phow`` does), not amplified noise.
 * :func:`dsift`: the same grid of SIFT descriptors computed all at once by convolutions (VLFeat's
-  ``vl_dsift``), 20-100 times faster: the dense grids of Fisher vectors.
+  ``vl_dsift``), 14-19 times faster: the dense grids of Fisher vectors.
 * :func:`harris_sift`: the same SIFT at :func:`visionkit.harris_corners`' points.
 * :func:`hog`: histograms of oriented gradients with ``skimage.feature.hog``'s settings, on
   visionkit's own Sobel gradients (default) or on the ``[-1, 0, 1]`` central differences that
@@ -323,8 +323,9 @@ def dsift(
     The layout is OpenCV's (row bin, column bin, orientation), and the grid is
     :func:`dense_keypoints`'s. The result is a SIFT descriptor, not OpenCV's bit for bit (its
     keypoints read a scale-space pyramid with per-pixel Gaussian weights and trilinear votes): mean
-    cosine similarity about 0.9 with :func:`dense_sift` at the same points (tested), for one
-    twentieth to one hundredth of the time.
+    cosine similarity 0.95 with :func:`dense_sift` at the same points (tested above 0.9), 14 times
+    faster at step 4 and 19 times at step 3 on a 300 x 200 photo, four scales
+    (``benchmarks/bench_fisher.py``: 24 ms against 341 ms, 36 ms against 686 ms, one thread).
 
     Parameters
     ----------
