@@ -33,13 +33,15 @@ PRESETS = {
                            # validation split of the training images (12,000 / 3,000: 0.0005), scaled to 50,000 (README)
                            "scattering-svm": {"J": 2, "L": 8, "channels": "yuv", "normalize": "log", "C": 0.00012, "progress": True}}},
     "caltech101": {"folder": "caltech101", "size": None,
-                   "methods": "hog-svm,bovw-svm,harris-bovw-svm,resnet,cnn-features-svm,pretrained-features-svm,pretrained-finetune",
+                   "methods": "hog-svm,bovw-svm,harris-bovw-svm,fisher-svm,vlad-svm,resnet,cnn-features-svm,pretrained-features-svm,"
+                              "pretrained-finetune",
                    "per_class": "5,15,30",
                    # The photos keep their own sizes; each method resizes: the bag-of-words pipelines to at
                    # most 240 / 300 px (aspect kept), HOG to 64 x 64, the from-scratch CNNs follow their photo
                    # recipe (visionkit.deep.methods.PHOTO_RECIPE: ResNet-18 at 96 px, random resized crops,
                    # >= 800 steps of 64). --params changes it (e.g. on a GPU).
                    "params": {"hog-svm": {"size": (64, 64)}, "bovw-svm": {"n_jobs": 2}, "harris-bovw-svm": {"n_jobs": 2},
+                              "fisher-svm": {"n_jobs": 2}, "vlad-svm": {"n_jobs": 2},
                               # fine-tuning at 224 px trains at ~12 images/s on 2 CPU cores (bf16), at 160 px ~35
                               "pretrained-finetune": {"img_size": 160},
                               # photos resized to 128 x 128, J=4 (8 x 8 maps), YUV: 80,064 features

@@ -7,7 +7,7 @@ import pytest
 from visionkit import registry
 from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_kmeans_svm
 
-METHODS = ["pixels-svm", "hog-svm", "bovw-svm", "harris-bovw-svm", "kmeans-svm"]
+METHODS = ["pixels-svm", "hog-svm", "bovw-svm", "harris-bovw-svm", "kmeans-svm", "fisher-svm", "vlad-svm"]
 
 #: settings small enough for a test (the defaults are for the benchmark's real data sets)
 TINY = {
@@ -16,6 +16,8 @@ TINY = {
     "bovw-svm": {"n_words": 24, "step": 8, "patch_sizes": (16,), "pyramid": (1, 2)},
     "harris-bovw-svm": {"n_words": 24, "patch_sizes": (16,), "pyramid": (1, 2)},
     "kmeans-svm": {"n_words": 32, "size": (12, 12), "max_descriptors": 5000},
+    "fisher-svm": {"n_modes": 8, "pca_dim": 16, "step": 4, "patch_sizes": (16,), "pyramid": (1, 2), "max_descriptors": 5000},
+    "vlad-svm": {"n_modes": 8, "pca_dim": 16, "step": 4, "patch_sizes": (16,), "pyramid": (1, 2), "max_descriptors": 5000},
 }
 
 

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
+import skimage.data
+
 from visionkit import VisionkitError
-from visionkit.classical import dense_keypoints, dense_sift, extract_patches, harris_sift, sift_at
+from visionkit.classical import dense_keypoints, dense_sift, dsift, extract_patches, harris_sift, sift_at
+
+
+@pytest.fixture(scope="module")
+def camera():
+    return skimage.data.camera()[::2, ::2]  # 256 x 256 keeps the tests fast
 
 
 # ------------------------------------------------------------------ dense SIFT
@@ -91,3 +98,35 @@ def test_harris_sift_on_square_and_blank():
     assert sorted(map(tuple, f.positions.astype(int).tolist())) == [(16, 16), (16, 47), (47, 16), (47, 47)]
     blank = harris_sift(np.zeros((64, 64), np.uint8))
     assert blank.descriptors.shape == (0, 128) and blank.positions.shape == (0, 2)
+
+
+# ------------------------------------------------------------------ dsift (all at once, by convolution)
+def test_dsift_agrees_with_opencv_sift_on_a_photo(camera):
+    kw = dict(step=8, patch_sizes=(16, 24, 32, 40))
+    a, b = dense_sift(camera, **kw), dsift(camera, **kw)
+    np.testing.assert_array_equal(a.positions, b.positions)  # the same grid
+    np.testing.assert_array_equal(a.sizes, b.sizes)
+    assert b.descriptors.shape == a.descriptors.shape and b.descriptors.dtype == np.float32
+    both = (np.linalg.norm(a.descriptors, axis=1) > 0) & (np.linalg.norm(b.descriptors, axis=1) > 0)
+    assert both.mean() > 0.8
+    cosine = (a.descriptors[both] * b.descriptors[both]).sum(1)
+    # the same layout (row bin, column bin, orientation): measured mean 0.95 on Caltech-101 photos
+    assert cosine.mean() > 0.9, cosine.mean()
+    np.testing.assert_allclose(np.linalg.norm(b.descriptors[both], axis=1), 1.0, atol=1e-5)
+
+
+def test_dsift_orientation_known_answer():
+    img = np.zeros((48, 48), np.uint8)
+    img[:, 24:] = 255  # gradient along +x: OpenCV's orientation bin 0
+    d = dsift(img, step=48, patch_sizes=(16,)).descriptors[0].reshape(16, 8)
+    assert d[:, 0].sum() > 0.8 * d.sum()
+    up = dsift(img.T.copy(), step=48, patch_sizes=(16,)).descriptors[0].reshape(16, 8)
+    assert up[:, 6].sum() > 0.8 * up.sum()  # bright below: gradient down, 270 degrees with y up
+
+
+def test_dsift_flat_patches_zero_and_root():
+    f = dsift(np.full((40, 40), 128, np.uint8), step=8, patch_sizes=(16,))
+    assert len(f) == 16 and not f.descriptors.any()
+    r = dsift(skimage.data.camera()[:64, :64], step=8, patch_sizes=(16,), root=True).descriptors
+    nz = r.any(axis=1)
+    np.testing.assert_allclose(np.linalg.norm(r[nz], axis=1), 1.0, atol=1e-5)

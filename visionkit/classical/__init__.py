@@ -25,7 +25,7 @@ import types
 
 from .corners import HarrisSteps, corner_peaks, harris_corners, harris_response, harris_steps
 from .filters import sobel, sobel_gradients, sobel_orientation
-from .sift import LocalFeatures, dense_keypoints, dense_sift, harris_sift, sift_at
+from .sift import LocalFeatures, dense_keypoints, dense_sift, dsift, harris_sift, sift_at
 
 #: Names loaded on first use, by module: scikit-learn takes 1 to 2 s to import and torch 1 to 6 s,
 #: where ``import visionkit`` (Sobel, Harris, SIFT) takes 0.4 s.
@@ -34,19 +34,21 @@ _LAZY_MODULES = {
     "corners": ("harris_response_torch", "HarrisResponse"),
     "hog": ("hog", "hog_batch", "HOGFeatures"),
     "patches": ("extract_patches", "normalize_patches", "normalized_patches", "ZCAWhitening"),
-    "bovw": ("BagOfVisualWords", "encode", "assign_words", "triangle_codes", "pyramid_cells", "ENCODINGS", "DESCRIPTORS"),
+    "bovw": ("BagOfVisualWords", "encode", "assign_words", "triangle_codes", "pyramid_cells", "pyramid_grid", "check_pyramid",
+             "ENCODINGS", "DESCRIPTORS"),
     "svm": ("LinearSVM", "Chi2SVC", "PowerNormalizer"),
     "preprocessing": ("as_image_list", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler",
                       "mirror_images", "MirrorAugmented"),
+    "fisher": ("DiagonalGMM", "gmm_posteriors", "fisher_vector", "fisher_encode", "FisherVectors"),
     "scattering": ("gabor_2d", "morlet_2d", "scattering_filter_bank", "scattering_padding", "scattering_channels", "scattering_paths", "scattering2d", "Scattering2D", "ScatteringFeatures", "rgb_to_yuv"),
     "methods": ("MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm",
-                "make_kmeans_svm", "make_scattering_svm"),
+                "make_kmeans_svm", "make_scattering_svm", "make_fisher_svm"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 __all__ = [
     "sobel_gradients", "sobel", "sobel_orientation", "HarrisSteps", "harris_steps", "harris_response", "corner_peaks",
-    "harris_corners", "LocalFeatures", "dense_keypoints", "sift_at", "dense_sift", "harris_sift",
+    "harris_corners", "LocalFeatures", "dense_keypoints", "sift_at", "dense_sift", "dsift", "harris_sift",
     *_LAZY,
 ]
 

@@ -47,15 +47,17 @@ from .._progress import stage
 from ._parallel import map_chunks
 from .patches import ZCAWhitening, normalized_patches
 from .preprocessing import as_image_list
-from .sift import LocalFeatures, dense_sift, harris_sift
+from .sift import LocalFeatures, dense_sift, dsift, harris_sift
 
-__all__ = ["BagOfVisualWords", "encode", "assign_words", "triangle_codes", "ENCODINGS", "DESCRIPTORS", "pyramid_cells"]
+__all__ = ["BagOfVisualWords", "encode", "assign_words", "triangle_codes", "ENCODINGS", "DESCRIPTORS", "pyramid_cells",
+           "pyramid_grid", "check_pyramid"]
 
 ENCODINGS = ("hard", "triangle", "vlad")
 
 #: The local descriptors a bag of visual words can use, by name.
 DESCRIPTORS: dict[str, Callable[..., LocalFeatures]] = {
     "dense-sift": dense_sift,
+    "dsift": dsift,
     "harris-sift": harris_sift,
     "patches": normalized_patches,
 }
@@ -123,21 +125,57 @@ def triangle_codes(descriptors: np.ndarray, vocabulary: np.ndarray) -> np.ndarra
     return z
 
 
-def pyramid_cells(relative_positions: np.ndarray, level: int) -> np.ndarray:
-    """Cell index ``row * level + col`` of each point in a ``level x level`` grid over the image.
+def pyramid_grid(level: int | Sequence[int]) -> tuple[int, int]:
+    """``(rows, cols)`` of one pyramid level: ``L`` is an ``L x L`` grid, ``(3, 1)`` three horizontal bands.
+
+    Raises
+    ------
+    VisionkitError
+        If the level is not a positive int or a pair of them.
+    """
+    try:
+        if isinstance(level, (int, np.integer)) and not isinstance(level, bool):
+            side = check_positive(level, "pyramid", integer=True)
+            return side, side
+        rows, cols = (check_positive(v, "pyramid", integer=True) for v in level)
+        return rows, cols
+    except (TypeError, ValueError):
+        raise VisionkitError(
+            f"pyramid: expected each level to be an int L (an L x L grid) or a pair (rows, cols), got {describe(level)}"
+        ) from None
+
+
+def check_pyramid(pyramid: Any) -> tuple[tuple[int, int], ...]:
+    """The levels of a spatial pyramid as ``(rows, cols)`` pairs; at least one level."""
+    try:
+        levels = tuple(pyramid_grid(L) for L in pyramid)
+    except TypeError:
+        raise VisionkitError(f"pyramid: expected a tuple of levels such as (1, 2, 4) or (1, 2, (3, 1)), got {describe(pyramid)}") from None
+    if not levels:
+        raise VisionkitError("pyramid: expected at least one level, got ()")
+    return levels
+
+
+def pyramid_cells(relative_positions: np.ndarray, level: int | Sequence[int]) -> np.ndarray:
+    """Cell index ``row * cols + col`` of each point in one pyramid level's grid over the image.
 
     Parameters
     ----------
     relative_positions : ndarray, shape (M, 2)
         ``(row, col)`` divided by ``(H, W)``, in [0, 1).
-    level : int
+    level : int or (rows, cols)
+        ``L`` for an ``L x L`` grid (Lazebnik et al.), or a pair such as ``(3, 1)``: three
+        horizontal bands (Chatfield et al. 2011's 3 x 1 level).
 
     Returns
     -------
     ndarray of int64, shape (M,)
     """
-    cell = np.clip(np.floor(np.asarray(relative_positions) * level).astype(np.int64), 0, level - 1)
-    return cell[:, 0] * level + cell[:, 1]
+    rows, cols = pyramid_grid(level)
+    rel = np.asarray(relative_positions)
+    r = np.clip(np.floor(rel[:, 0] * rows).astype(np.int64), 0, rows - 1)
+    c = np.clip(np.floor(rel[:, 1] * cols).astype(np.int64), 0, cols - 1)
+    return r * cols + c
 
 
 def encode(
@@ -145,7 +183,7 @@ def encode(
     vocabulary: np.ndarray,
     *,
     encoding: Literal["hard", "triangle", "vlad"] = "hard",
-    pyramid: Sequence[int] = (1,),
+    pyramid: Sequence[int | tuple[int, int]] = (1,),
     power: float | None = 0.5,
     l2: bool = True,
 ) -> np.ndarray:
@@ -158,9 +196,9 @@ def encode(
     vocabulary : ndarray, shape (K, D)
     encoding : {"hard", "triangle", "vlad"}
         See the module docstring.
-    pyramid : sequence of int
-        Grid sides of the spatial pyramid levels, e.g. ``(1, 2, 4)``; ``(2,)`` is Coates' four
-        quadrants.
+    pyramid : sequence of int or (rows, cols)
+        The spatial pyramid's levels, e.g. ``(1, 2, 4)``; ``(2,)`` is Coates' four quadrants,
+        ``(1, 2, (3, 1))`` Chatfield et al.'s 1 + 4 + 3 cells.
     power : float or None
         Exponent of the signed power law applied after pooling (0.5: Hellinger / square root).
     l2 : bool
@@ -168,7 +206,7 @@ def encode(
 
     Returns
     -------
-    ndarray of float32, shape (sum(L * L for L in pyramid) * K,) (times D for VLAD)
+    ndarray of float32, shape (n_cells * K,) (times D for VLAD), ``n_cells`` summed over the levels
         All zeros for an image without descriptors.
     """
     vocab = np.asarray(vocabulary, dtype=np.float32)
@@ -180,7 +218,8 @@ def encode(
             "images with other channel counts give other patch lengths: convert them all to grey or RGB"
         )
     width = k * d if encoding == "vlad" else k
-    n_cells = sum(L * L for L in pyramid)
+    pyramid = check_pyramid(pyramid)
+    n_cells = sum(r * c for r, c in pyramid)
     if len(x) == 0:
         return np.zeros(n_cells * width, dtype=np.float32)
     rel = features.relative_positions
@@ -190,20 +229,20 @@ def encode(
         words = assign_words(x, vocab)
         for L in pyramid:
             idx = pyramid_cells(rel, L) * k + words
-            parts.append(np.bincount(idx, minlength=L * L * k).astype(np.float32) / m)
+            parts.append(np.bincount(idx, minlength=L[0] * L[1] * k).astype(np.float32) / m)
     elif encoding == "triangle":
         codes = triangle_codes(x, vocab)
         for L in pyramid:
             cells = pyramid_cells(rel, L)
-            onehot = sparse.csr_matrix((np.ones(m, np.float32), (cells, np.arange(m))), shape=(L * L, m))
+            onehot = sparse.csr_matrix((np.ones(m, np.float32), (cells, np.arange(m))), shape=(L[0] * L[1], m))
             parts.append(np.asarray(onehot @ codes).ravel() / m)
     elif encoding == "vlad":
         words = assign_words(x, vocab)
         for L in pyramid:
             rows = pyramid_cells(rel, L) * k + words
-            s = sparse.csr_matrix((np.ones(m, np.float32), (rows, np.arange(m))), shape=(L * L * k, m))
+            s = sparse.csr_matrix((np.ones(m, np.float32), (rows, np.arange(m))), shape=(L[0] * L[1] * k, m))
             counts = np.asarray(s.sum(axis=1)).ravel()
-            resid = np.asarray(s @ x) - counts[:, None] * np.tile(vocab, (L * L, 1))
+            resid = np.asarray(s @ x) - counts[:, None] * np.tile(vocab, (L[0] * L[1], 1))
             norms = np.linalg.norm(resid, axis=1, keepdims=True)
             resid = resid / np.maximum(norms, 1e-12)  # intra-normalisation
             parts.append(resid.ravel().astype(np.float32) / len(pyramid))
@@ -310,8 +349,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
     n_words : int
         Vocabulary size ``K``.
     encoding : {"hard", "triangle", "vlad"}
-    pyramid : tuple of int
-        Spatial-pyramid levels (grid sides), e.g. ``(1, 2, 4)``.
+    pyramid : tuple of int or (rows, cols)
+        Spatial-pyramid levels, e.g. ``(1, 2, 4)`` (grid sides) or ``(1, 2, (3, 1))``.
     power : float or None
         Signed power law after pooling (0.5: Hellinger).
     l2 : bool
@@ -409,17 +448,12 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         self.chunk_size = chunk_size
 
     # -- checks --------------------------------------------------------------------------------
-    def _check_params(self) -> tuple[int, tuple[int, ...]]:
+    def _check_params(self) -> tuple[int, tuple[tuple[int, int], ...]]:
         _descriptor_fn(self.descriptor)
         k = check_positive(self.n_words, "n_words", integer=True)
         if self.encoding not in ENCODINGS:
             raise VisionkitError(f"encoding: expected one of {ENCODINGS}, got {self.encoding!r}")
-        try:
-            pyramid = tuple(check_positive(L, "pyramid", integer=True) for L in self.pyramid)
-        except TypeError:
-            raise VisionkitError(f"pyramid: expected a tuple of ints such as (1, 2, 4), got {describe(self.pyramid)}") from None
-        if not pyramid:
-            raise VisionkitError("pyramid: expected at least one level, got ()")
+        pyramid = check_pyramid(self.pyramid)
         if self.kmeans not in ("minibatch", "full"):
             raise VisionkitError(f"kmeans: expected 'minibatch' or 'full', got {self.kmeans!r}")
         if self.power is not None:
@@ -497,7 +531,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         self.timings_ = {"fit_descriptors_cpu_s": t_fit["descriptors"], "vocabulary_s": time.perf_counter() - t0}
         self.n_descriptors_fit_ = int(len(sample))
         width = k * sample.shape[1] if self.encoding == "vlad" else k
-        self.n_features_out_ = sum(L * L for L in self.pyramid) * width
+        self.n_features_out_ = sum(r * c for r, c in check_pyramid(self.pyramid)) * width
         return self
 
     def transform(self, X: Any) -> np.ndarray:

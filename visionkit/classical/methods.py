@@ -17,6 +17,9 @@ bovw-svm          dense multi-scale SIFT -> k-means words, hard counts, pyramid 
 harris-bovw-svm   SIFT at Harris corners -> words -> pyramid -> chi2 map -> linear SVM
 kmeans-svm        Coates et al. 2011: 6x6 normalised patches, ZCA, k-means, triangle code,
                   4-quadrant sum pooling -> standardise -> linear L2-SVM
+fisher-svm        Chatfield et al. 2011: dense SIFT (4 scales) -> PCA 80 + (x, y) -> 256-mode
+                  diagonal GMM -> improved Fisher vectors on 1 + 2x2 + 3x1 cells -> linear SVM
+vlad-svm          the same descriptors -> 256 k-means words -> VLAD on the same cells -> linear SVM
 ================  ============================================================================
 """
 
@@ -30,11 +33,13 @@ from sklearn.preprocessing import StandardScaler
 
 from ..registry import register
 from .bovw import BagOfVisualWords
+from .fisher import FisherVectors
 from .hog import HOGFeatures
 from .preprocessing import ChunkedStandardScaler, ImagePreprocessor, MirrorAugmented, PixelFeatures
 from .svm import LinearSVM, PowerNormalizer
 
-__all__ = ["MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm", "make_kmeans_svm"]
+__all__ = ["MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm", "make_kmeans_svm",
+           "make_fisher_svm"]
 
 
 class MethodPipeline(Pipeline):
@@ -240,6 +245,53 @@ def make_kmeans_svm(
     return MirrorAugmented(pipe) if mirror else pipe
 
 
+def make_fisher_svm(
+    *,
+    n_modes: int = 256,
+    pca_dim: int = 80,
+    step: int = 4,
+    patch_sizes: tuple[int, ...] = (16, 24, 32, 40),
+    pyramid: tuple = (1, 2, (3, 1)),
+    encoding: str = "fisher",
+    max_side: int = 300,
+    min_side: int = 32,
+    max_descriptors: int = 250_000,
+    max_fit_images: int | None = 1000,
+    C: float = 10.0,
+    max_iter: int = 500,
+    random_state: Any = 0,
+    n_jobs: int | None = None,
+) -> Pipeline:
+    """Chatfield et al. (2011)'s improved Fisher vectors (or VLAD, ``encoding="vlad"``: ``vlad-svm``), linear SVM.
+
+    Grey images at most ``max_side`` pixels; dense SIFT every ``step`` pixels at four patch sizes
+    (:func:`~visionkit.classical.descriptors.dsift`), PCA to ``pca_dim`` plus the position, a
+    ``n_modes``-mode diagonal GMM learnt on ``max_descriptors`` descriptors of at most
+    ``max_fit_images`` images, one FV per pyramid cell (:class:`~visionkit.classical.fisher.FisherVectors`),
+    and a one-vs-rest squared-hinge linear SVM, solved through the linear kernel since the
+    features (335,872 by default) far outnumber the images.
+    """
+    fv = FisherVectors(
+        descriptor="dsift",
+        descriptor_params={"step": step, "patch_sizes": tuple(patch_sizes)},
+        pca_dim=pca_dim,
+        n_modes=n_modes,
+        encoding=encoding,
+        pyramid=tuple(pyramid),
+        max_descriptors=max_descriptors,
+        max_fit_images=max_fit_images,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    )
+    return MethodPipeline(
+        [
+            ("images", ImagePreprocessor(channels="gray", min_side=min_side, max_side=max_side)),
+            ("fisher", fv),
+            ("svm", LinearSVM(C=C, max_iter=max_iter)),
+        ]
+    )
+
+
 register("pixels-svm", make_pixels_svm, family="classical", description="Raw pixels (32x32), standardised, linear SVM: the baseline")
 register("hog-svm", make_hog_svm, family="classical", description="HOG (skimage settings, cells 4 and 8), chi2 map, linear SVM")
 register(
@@ -312,4 +364,17 @@ register(
     make_scattering_svm,
     family="classical",
     description="2-D scattering transform (Morlet wavelets, modulus, averaging; YUV, J=2, L=8, order 2), log, standardised, linear SVM",
+)
+register(
+    "fisher-svm",
+    make_fisher_svm,
+    family="classical",
+    description="Chatfield et al. 2011: dense SIFT, PCA + (x, y), 256-mode GMM, improved Fisher vectors, pyramid 1+2x2+3x1, linear SVM",
+)
+register(
+    "vlad-svm",
+    make_fisher_svm,
+    family="classical",
+    defaults={"encoding": "vlad"},
+    description="Dense SIFT, PCA + (x, y), 256 k-means words, VLAD, pyramid 1+2x2+3x1, linear SVM",
 )

@@ -13,6 +13,7 @@ of the bag of visual words (:mod:`visionkit.classical.bovw`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -22,7 +23,7 @@ import numpy as np
 from .._validate import VisionkitError, as_float_image, check_positive, describe, to_gray
 from .corners import harris_corners
 
-__all__ = ["LocalFeatures", "dense_keypoints", "sift_at", "dense_sift", "harris_sift"]
+__all__ = ["LocalFeatures", "dense_keypoints", "sift_at", "dense_sift", "dsift", "harris_sift"]
 
 #: SIFT's descriptor spans 4 x 4 bins of ``3 * size / 2`` pixels each in OpenCV (``SIFT_DESCR_SCL_FCTR
 #: = 3`` times half the keypoint size), i.e. ``6 * size`` pixels: a patch of P pixels needs ``size = P / 6``.
@@ -256,6 +257,111 @@ def dense_sift(
     gray = _gray_uint8(image)
     pos, siz = dense_keypoints(gray.shape, step=step, patch_sizes=patch_sizes)
     desc = sift_at(gray, pos, siz, min_contrast=min_contrast, root=root)
+    return LocalFeatures(desc, pos, siz, tuple(gray.shape))
+
+
+def dsift(
+    image: np.ndarray,
+    *,
+    step: int = 4,
+    patch_sizes: Sequence[int] | int = (16, 24, 32, 40),
+    magnif: float = 6.0,
+    min_contrast: float = 0.005,
+    root: bool = False,
+) -> LocalFeatures:
+    """Dense SIFT computed for a whole grid at once by convolution, as VLFeat's ``vl_dsift`` / ``phow``.
+
+    :func:`dense_sift` asks OpenCV for one descriptor at a time (about 30 us each); the Fisher-vector
+    pipeline wants 10,000-20,000 descriptors an image (Chatfield et al. 2011: a 3-4 pixel grid, four
+    scales). Here, for each patch size ``P`` (bins of ``b = P / 4`` pixels), in order:
+
+    1. smooth the grey image with a Gaussian of ``sigma = sqrt((b / magnif)^2 - 1/4)`` (``phow``'s
+       scale, the 1/4 being the camera's own blur);
+    2. central-difference gradients; each pixel's magnitude split between the two nearest of 8
+       orientation bins, linearly in angle;
+    3. each of the 8 orientation maps convolved with a triangular kernel of half-width ``b``: a
+       pixel's vote is shared bilinearly between the four nearest spatial bin centres;
+    4. at each grid point the 4 x 4 bins around it read off (at ``centre + (i - 1.5) b``, rounded to
+       the pixel), weighted by a Gaussian window of two bins' sigma over the descriptor (SIFT's
+       window, taken per bin as in VLFeat's flat-window mode);
+    5. L2-normalised, clipped at 0.2, L2-normalised again (Lowe 2004).
+
+    The layout is OpenCV's (row bin, column bin, orientation), and the grid is
+    :func:`dense_keypoints`'s. The result is a SIFT descriptor, not OpenCV's bit for bit (its
+    keypoints read a scale-space pyramid with per-pixel Gaussian weights and trilinear votes): mean
+    cosine similarity 0.95 with :func:`dense_sift` at the same points (tested above 0.9), 14 times
+    faster at step 4 and 19 times at step 3 on a 300 x 200 photo, four scales
+    (``benchmarks/bench_fisher.py``: 24 ms against 341 ms, 36 ms against 686 ms, one thread).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+        Any dtype of the dtype rule; colour is reduced to grey (BT.709).
+    step : int
+        Grid spacing in pixels.
+    patch_sizes : int or sequence of int
+        Patch sides in pixels (4 bins each way); sizes larger than the image are skipped.
+    magnif : float
+        Bin size over the smoothing scale (VLFeat's ``magnif``, 6).
+    min_contrast, root
+        As in :func:`sift_at`.
+
+    Returns
+    -------
+    LocalFeatures
+        ``descriptors`` (M, 128) float32, unit L2 norm or zero (flat patches).
+
+    References
+    ----------
+    .. [1] A. Vedaldi, B. Fulkerson, "VLFeat: an open and portable library of computer vision
+           algorithms", 2008 (``vl_dsift``, ``vl_phow``).
+    .. [2] K. Chatfield, V. Lempitsky, A. Vedaldi, A. Zisserman, "The devil is in the details: an
+           evaluation of recent feature encoding methods", BMVC 2011.
+    """
+    gray = _gray_uint8(image)
+    magnif = check_positive(magnif, "magnif")
+    pos, siz = dense_keypoints(gray.shape, step=step, patch_sizes=patch_sizes)
+    img = gray.astype(np.float32) / 255.0
+    h, w = img.shape
+    desc = np.empty((len(pos), 128), dtype=np.float32)
+    offsets = np.arange(4, dtype=np.float32) - 1.5
+    window = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * 2.0**2)).astype(np.float32)  # sigma: 2 bins
+    for p in np.unique(siz):
+        sel = np.flatnonzero(siz == p)
+        b = float(p) / 4.0
+        sigma = math.sqrt(max((b / magnif) ** 2 - 0.25, 0.0))
+        sm = cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101) if sigma > 0.05 else img
+        gx = cv2.Sobel(sm, cv2.CV_32F, 1, 0, ksize=1, borderType=cv2.BORDER_REFLECT_101)
+        gy = cv2.Sobel(sm, cv2.CV_32F, 0, 1, ksize=1, borderType=cv2.BORDER_REFLECT_101)
+        mag, ang = cv2.cartToPolar(gx, -gy)  # angle in [0, 2 pi), counter-clockwise with y up (OpenCV SIFT's bins)
+        t = ang * np.float32(8 / (2 * np.pi))
+        lo = np.floor(t)
+        frac = t - lo
+        lo = lo.astype(np.int64) % 8
+        lo, frac, mag = lo.ravel(), frac.ravel(), mag.ravel()
+        maps = np.zeros((h * w, 8), dtype=np.float32)
+        every = np.arange(h * w)
+        maps[every, lo] = mag * (1 - frac)  # one pixel, two different bins: no index repeats
+        maps[every, (lo + 1) % 8] += mag * frac
+        maps = maps.reshape(h, w, 8)
+        half = max(int(math.ceil(b)), 1)
+        k = np.maximum(0.0, 1.0 - np.abs(np.arange(-half, half + 1, dtype=np.float32)) / np.float32(b))
+        k = k[k > 0]
+        binned = cv2.sepFilter2D(maps, cv2.CV_32F, k, k, borderType=cv2.BORDER_REFLECT_101)  # all 8 channels
+        # bin centres in pixel-index coordinates (a patch centred at c covers [c - P/2, c + P/2))
+        rows = np.rint(pos[sel, 0, None] - 0.5 + offsets[None, :] * b).astype(np.int64).clip(0, h - 1)  # (m, 4)
+        cols = np.rint(pos[sel, 1, None] - 0.5 + offsets[None, :] * b).astype(np.int64).clip(0, w - 1)
+        d = binned[rows[:, :, None], cols[:, None, :]]  # (m, 4, 4, 8)
+        d *= window[None, :, :, None]
+        desc[sel] = d.reshape(len(sel), 128)
+    desc /= np.maximum(np.linalg.norm(desc, axis=1, keepdims=True), np.float32(1e-12))
+    np.minimum(desc, np.float32(0.2), out=desc)
+    desc /= np.maximum(np.linalg.norm(desc, axis=1, keepdims=True), np.float32(1e-12))
+    if min_contrast > 0:
+        desc[_patch_std(gray, pos, siz) < min_contrast] = 0.0
+    if root:
+        l1 = desc.sum(axis=1, keepdims=True)
+        desc = np.sqrt(desc / np.maximum(l1, 1e-12))
     return LocalFeatures(desc, pos, siz, tuple(gray.shape))
 
 

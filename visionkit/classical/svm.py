@@ -89,9 +89,11 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         far cheaper steps when features outnumber samples (Caltech-101: 3 030 images, 63 000
         pyramid features). ``"auto"``: kernel when ``n_features > 2 * n_samples``.
     n_threads : int or None
-        BLAS threads during the fit (threadpoolctl); ``None`` leaves BLAS as it is. The default 1
-        is deliberate: L-BFGS makes many small BLAS calls, and multi-threaded OpenBLAS spinning on a
-        busy shared machine made small fits many times slower (``benchmarks/RESULTS_redesign.md``).
+        BLAS threads during the L-BFGS iterations (threadpoolctl); ``None`` leaves BLAS as it is. The
+        default 1 is deliberate: L-BFGS makes many small BLAS calls, and multi-threaded OpenBLAS
+        spinning on a busy shared machine made small fits many times slower
+        (``benchmarks/RESULTS_redesign.md``). The kernel solver's two large products (``X X^T`` and
+        the weights) use every thread.
 
     Attributes
     ----------
@@ -124,11 +126,17 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         from .._progress import stage
 
         shape = getattr(X, "shape", None)
+        if self.n_threads is not None:
+            check_positive(self.n_threads, "n_threads", integer=True)
         with stage(f"linear SVM fit ({shape[0]:,} x {shape[1]:,})" if shape is not None and len(shape) == 2 else "linear SVM fit"):
-            if self.n_threads is None:
-                return self._fit(X, y)
-            with threadpool_limits(limits=check_positive(self.n_threads, "n_threads", integer=True), user_api="blas"):
-                return self._fit(X, y)
+            return self._fit(X, y)
+
+    def _limited_lbfgs(self, X: np.ndarray, Y: np.ndarray, C: float, max_iter: int):
+        """:meth:`_lbfgs` under the ``n_threads`` BLAS limit (the kernel solver's few large products run outside it)."""
+        if self.n_threads is None:
+            return self._lbfgs(X, Y, C, max_iter)
+        with threadpool_limits(limits=int(self.n_threads), user_api="blas"):
+            return self._lbfgs(X, Y, C, max_iter)
 
     def _fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], order="C")
@@ -159,10 +167,11 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
             keep = vals > max(float(vals[-1]), 1e-300) * 1e-10
             vals, vecs = vals[keep], vecs[:, keep]
             Z = (vecs * np.sqrt(vals)).astype(X.dtype)
-            V, b, nit = self._lbfgs(Z, Y, C, max_iter)
-            self.coef_ = ((X.T @ (vecs / np.sqrt(vals)).astype(X.dtype)) @ V.astype(X.dtype)).T.astype(np.float64)
+            V, b, nit = self._limited_lbfgs(Z, Y, C, max_iter)
+            # (n x r) @ (r x cols) first: X.T @ (n x r) would be a d x r temporary, as large as X itself
+            self.coef_ = (X.T @ ((vecs / np.sqrt(vals)) @ V).astype(X.dtype)).T.astype(np.float64)
         else:
-            W, b, nit = self._lbfgs(X, Y, C, max_iter)
+            W, b, nit = self._limited_lbfgs(X, Y, C, max_iter)
             self.coef_ = W.T.copy()
         self.intercept_ = b
         self.n_iter_ = nit
