@@ -182,6 +182,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")
     try:
         with _ThreadLimit(threads), make_executor(args.executor, workers=workers, address=args.address) as executor:
+            if args.executor == "dask":
+                print(f"dask: {executor.n_workers} workers, scheduler {executor.client.scheduler.address}")
             run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness,
                            method_params=params, device=args.device, executor=executor,
                            verbose="auto")

@@ -8,7 +8,6 @@ weights after that step to ``OUT/rank{RANK}.safetensors``.
 import sys
 
 import numpy as np
-import torch
 from safetensors.torch import save_file
 
 from visionkit.deep.distributed import init_distributed
