@@ -98,6 +98,10 @@ def test_empty_set_and_bad_inputs(fitted):
     assert not fisher_vector(np.zeros((0, 6)), gmm).any()
     with pytest.raises(VisionkitError, match=r"expected shape \(M, 6\)"):
         fisher_vector(x[:, :4], gmm)
+    bad = x[:5].copy()
+    bad[2, 3] = np.nan
+    with pytest.raises(VisionkitError, match="1 NaN or infinite"):
+        fisher_vector(bad, gmm)
     full = GaussianMixture(2, covariance_type="full", random_state=0).fit(x)
     with pytest.raises(VisionkitError, match="covariance_type must be 'diag'"):
         fisher_vector(x, full)

@@ -87,6 +87,8 @@ def _check_descriptors(descriptors: Any, d: int) -> np.ndarray:
     x = _float(descriptors)
     if x.ndim != 2 or x.shape[1] != d:
         raise VisionkitError(f"descriptors: expected shape (M, {d}) to match the GMM, got {describe(descriptors)}")
+    if not np.isfinite(x).all():
+        raise VisionkitError(f"descriptors: expected finite values, got {int((~np.isfinite(x)).sum())} NaN or infinite")
     return x
 
 
