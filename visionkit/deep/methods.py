@@ -49,8 +49,8 @@ __all__ = ["CNNFeaturesSVM", "PHOTO_RECIPE"]
 #: not CIFAR-10): an ImageNet-style ResNet-18 at 96 px (7x7 stride-2 stem and max-pool: its first stage
 #: works at 24 x 24, near ResNet-20's 32 x 32 on CIFAR, and on a CPU it trains faster per image than
 #: ResNet-20 at 64 px, whose 16-channel full-resolution maps are memory-bound), random resized crops, and
-#: at least 800 steps of 64 images (51,200 images seen) however few the photos: about 10 minutes on two
-#: CPU cores, the budget of the fine-tuned ImageNet network at 160 px.
+#: at least 800 steps of 64 images (51,200 images seen) however few the photos. Caltech-101 at 30 per
+#: class, seed 0: 46.6 % mean per-class accuracy (the CIFAR recipe at 64 px: 13.7 %); README.
 PHOTO_RECIPE = {"model": "resnet18", "img_size": 96, "augment": "photo", "batch_size": 64, "min_steps": 800}
 
 
