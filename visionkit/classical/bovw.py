@@ -331,6 +331,22 @@ def _seed(random_state: Any) -> int:
     return int(check_random_state(random_state).randint(2**31 - 1))
 
 
+def _encode_images(fn: Callable, imgs: list, params: dict, post: Callable, *, n_features: int, n_jobs: int | None,
+                   chunk_size: int, desc: str) -> tuple[np.ndarray, dict]:
+    """Descriptors, then ``post`` (an encoding), of every image: a float32 (N, n_features) array and the CPU
+    seconds of each part. Each chunk is written into the output as it arrives: peak memory is the output,
+    not twice it."""
+    out = np.empty((len(imgs), n_features), dtype=np.float32)
+    step = int(chunk_size)
+
+    def consume(i: int, rows: np.ndarray) -> None:
+        out[i * step : i * step + len(rows)] = rows
+
+    t: dict = {}
+    _run_chunks(fn, imgs, params, post, n_jobs, step, t, consume=consume, desc=desc)
+    return out, {"descriptors_cpu_s": t["descriptors"], "encoding_cpu_s": t["post"]}
+
+
 class BagOfVisualWords(TransformerMixin, BaseEstimator):
     """Images in, one bag-of-visual-words vector per image out (a scikit-learn transformer).
 
@@ -553,18 +569,9 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
             power=self.power,
             l2=self.l2,
         )
-        fn = _descriptor_fn(self.descriptor)
-        t = {}
-        # each chunk is written into the output as it arrives: peak memory is the output, not twice it
-        out = np.empty((len(imgs), self.n_features_out_), dtype=np.float32)
-        step = self.chunk_size
-
-        def consume(i: int, rows: np.ndarray) -> None:
-            out[i * step : i * step + len(rows)] = rows
-
-        _run_chunks(fn, imgs, dict(self.descriptor_params or {}), post, self.n_jobs, step, t, consume=consume,
-                    desc=f"descriptors + {self.encoding} encoding")
-        self.last_transform_timings_ = {"descriptors_cpu_s": t["descriptors"], "encoding_cpu_s": t["post"]}
+        out, self.last_transform_timings_ = _encode_images(
+            _descriptor_fn(self.descriptor), imgs, dict(self.descriptor_params or {}), post, n_features=self.n_features_out_,
+            n_jobs=self.n_jobs, chunk_size=self.chunk_size, desc=f"descriptors + {self.encoding} encoding")
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

@@ -49,7 +49,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validate import VisionkitError, check_positive, describe
 from .._progress import stage
-from .bovw import _descriptor_fn, _run_chunks, check_pyramid, encode, pyramid_cells
+from .bovw import _descriptor_fn, _encode_images, _run_chunks, check_pyramid, encode, pyramid_cells
 from .preprocessing import as_image_list
 from .sift import LocalFeatures
 
@@ -596,16 +596,9 @@ class FisherVectors(TransformerMixin, BaseEstimator):
         post = partial(_encode_chunk, encoding=self.encoding, pca_mean=self._pca_arrays()[0], pca_components=self._pca_arrays()[1],
                        append_xy=self.append_xy, model=model, pyramid=pyramid, mixture_weights=self.mixture_weights,
                        power=self.power, l2=self.l2)
-        out = np.empty((len(imgs), self.n_features_out_), dtype=np.float32)
-        step = int(self.chunk_size)
-
-        def consume(i: int, rows: np.ndarray) -> None:
-            out[i * step : i * step + len(rows)] = rows
-
-        t: dict = {}
-        _run_chunks(_descriptor_fn(self.descriptor), imgs, dict(self.descriptor_params or {}), post, self.n_jobs, step, t,
-                    consume=consume, desc=f"descriptors + {self.encoding} encoding")
-        self.last_transform_timings_ = {"descriptors_cpu_s": t["descriptors"], "encoding_cpu_s": t["post"]}
+        out, self.last_transform_timings_ = _encode_images(
+            _descriptor_fn(self.descriptor), imgs, dict(self.descriptor_params or {}), post, n_features=self.n_features_out_,
+            n_jobs=self.n_jobs, chunk_size=self.chunk_size, desc=f"descriptors + {self.encoding} encoding")
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
