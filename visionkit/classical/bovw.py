@@ -46,7 +46,7 @@ from .._validate import VisionkitError, check_positive, describe
 from .._progress import stage
 from ._parallel import map_chunks
 from .patches import ZCAWhitening, normalized_patches
-from .preprocessing import as_image_list
+from .preprocessing import _ImageInput, as_image_list
 from .sift import LocalFeatures, dense_sift, dsift, harris_sift
 
 __all__ = ["BagOfVisualWords", "encode", "assign_words", "triangle_codes", "ENCODINGS", "DESCRIPTORS", "pyramid_cells",
@@ -347,7 +347,7 @@ def _encode_images(fn: Callable, imgs: list, params: dict, post: Callable, *, n_
     return out, {"descriptors_cpu_s": t["descriptors"], "encoding_cpu_s": t["post"]}
 
 
-class BagOfVisualWords(TransformerMixin, BaseEstimator):
+class BagOfVisualWords(_ImageInput, TransformerMixin, BaseEstimator):
     """Images in, one bag-of-visual-words vector per image out (a scikit-learn transformer).
 
     ``fit`` extracts local descriptors from the images, draws a seeded sample of at most
@@ -579,9 +579,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         return np.asarray([f"bovw{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
+        tags = super().__sklearn_tags__()  # images in (_ImageInput)
         tags.requires_fit = True
         tags.non_deterministic = False
         return tags

@@ -50,7 +50,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._validate import VisionkitError, check_positive, describe
 from .._progress import stage
 from .bovw import _descriptor_fn, _encode_images, _run_chunks, check_pyramid, encode, pyramid_cells
-from .preprocessing import as_image_list
+from .preprocessing import _ImageInput, as_image_list
 from .sift import LocalFeatures
 
 __all__ = ["DiagonalGMM", "gmm_posteriors", "fisher_vector", "fisher_encode", "FisherVectors"]
@@ -396,7 +396,7 @@ def _encode_chunk(feats: list[LocalFeatures], _chunk: int, *, encoding, pca_mean
     return np.stack(out)
 
 
-class FisherVectors(TransformerMixin, BaseEstimator):
+class FisherVectors(_ImageInput, TransformerMixin, BaseEstimator):
     """Images in, one Fisher vector (or VLAD) per image out: a scikit-learn transformer.
 
     ``fit`` extracts local descriptors from (a seeded subset of) the images, samples at most
@@ -606,9 +606,7 @@ class FisherVectors(TransformerMixin, BaseEstimator):
         return np.asarray([f"{self.encoding}{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
+        tags = super().__sklearn_tags__()  # images in (_ImageInput)
         tags.requires_fit = True
         tags.non_deterministic = False
         return tags

@@ -45,6 +45,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._validate import VisionkitError, check_positive, describe
+from .preprocessing import _ImageInput
 
 __all__ = [
     "gabor_2d",
@@ -416,7 +417,7 @@ def rgb_to_yuv(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) @ _YUV.T).astype(np.float32)
 
 
-class ScatteringFeatures(TransformerMixin, BaseEstimator):
+class ScatteringFeatures(_ImageInput, TransformerMixin, BaseEstimator):
     """Scattering coefficients of harness images as feature vectors (one row per image).
 
     Images (uint8 (N, H, W, C), or a list of (H, W[, C]) arrays of any sizes and channel counts)
@@ -540,8 +541,6 @@ class ScatteringFeatures(TransformerMixin, BaseEstimator):
         return out
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
+        tags = super().__sklearn_tags__()  # images in (_ImageInput)
         tags.requires_fit = True
         return tags
