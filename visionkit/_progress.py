@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 import threading
 import time
 from typing import Any, Iterable, Iterator
 
 from ._validate import VisionkitError
 
-__all__ = ["verbose", "progress_bar", "stage", "is_verbose"]
+__all__ = ["verbose", "progress_bar", "stage", "is_verbose", "shows_progress"]
 
 # True: draw; False: never; "auto": draw on a terminal; None (unset): do not draw
 _VERBOSE: contextvars.ContextVar[bool | str | None] = contextvars.ContextVar("visionkit_verbose", default=None)
@@ -69,6 +70,12 @@ def _disable(force: bool | None) -> bool | None:
     if setting == "auto":
         return None  # tqdm: disabled when the stream is not a terminal
     return True
+
+
+def shows_progress(force: bool | None = None) -> bool:
+    """Whether a bar drawn now on stderr would show (the rule of :func:`progress_bar`), e.g. for log lines."""
+    disable = _disable(force)
+    return sys.stderr.isatty() if disable is None else not disable
 
 
 def progress_bar(iterable: Iterable | None = None, *, desc: str, total: int | None = None, unit: str = "it",

@@ -288,15 +288,13 @@ def model_of(name: str) -> str | None:
         est = spec.factory(**spec.defaults)
     except Exception:  # a factory that needs arguments: nothing to tell
         return None
+    if hasattr(est, "network"):  # a method that trains a network inside (CNNFeaturesSVM) says which
+        est = est.network()
     if not hasattr(est, "get_params"):
         return None
     params = est.get_params(deep=False)
-    for key in ("model", "cnn", "backbone"):
+    for key in ("model", "backbone"):
         if isinstance(params.get(key), str):
             photo_model = (params.get("photos") or {}).get("model")
-            if key == "cnn" and params.get("cnn_options") is None and params[key] == "resnet20":
-                from .deep.methods import PHOTO_RECIPE  # CNNFeaturesSVM applies the photo recipe to ResNet-20
-
-                photo_model = PHOTO_RECIPE["model"]
             return params[key] + (f" (photos: {photo_model})" if photo_model and photo_model != params[key] else "")
     return None

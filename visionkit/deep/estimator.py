@@ -175,9 +175,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             raise VisionkitError(f"photos: expected a dict with keys among {sorted(_PHOTO_KEYS)}, got {self.photos!r:.200}")
         return {**opts, **self.photos} if is_photo_set(images) else opts
 
-    def _train_config(self, n: int, opts: dict[str, Any] | None = None) -> TrainConfig:
-        opts = opts or {k: getattr(self, k) for k in ("model", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
-                                                       "label_smoothing", "augment", "min_steps")}
+    def _train_config(self, n: int, opts: dict[str, Any]) -> TrainConfig:
+        """The training recipe for ``n`` training images under ``opts`` (from :meth:`_options`)."""
         recipe = dict(get_model_spec(opts["model"]).recipe)
         for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "label_smoothing", "augment"):
             if opts.get(key) is not None:
@@ -211,9 +210,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
         return resize_center_crop(images, size, crop_pct=cfg.crop_pct, interpolation=cfg.interpolation)
 
-    def _size_for(self, images: Any, model: str | None = None, img_size: int | None = None) -> int | None:
-        if model is None:
-            model, img_size = self.model, self.img_size
+    def _size_for(self, images: Any, model: str, img_size: int | None) -> int | None:
         spec = get_model_spec(model)
         if self.pretrained and img_size is None:
             return self._pretrained_config().input_size

@@ -118,12 +118,16 @@ class CNNFeaturesSVM(ClassifierMixin, BaseEstimator):
     def _l2(features: np.ndarray) -> np.ndarray:
         return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
-    def fit(self, images: Any, labels: Any) -> "CNNFeaturesSVM":
+    def network(self) -> DeepClassifier:
+        """The (unfitted) network whose embeddings this method classifies: ``cnn`` with ``cnn_options``, and
+        on photos :data:`PHOTO_RECIPE` in place of ResNet-20 (another network is kept as asked)."""
         given = self.cnn_options or {}
-        opts = {"epochs": 8, "min_steps": 150, **given, "photos": _photo_overrides(PHOTO_RECIPE, given)}
-        if self.cnn != "resnet20" and "photos" not in given:
-            opts["photos"] = None  # the photo recipe replaces ResNet-20; another network is kept as asked
-        self.cnn_ = DeepClassifier(self.cnn, random_state=self.random_state, **opts).fit(images, labels)
+        photos = _photo_overrides(PHOTO_RECIPE, given) if self.cnn == "resnet20" or "photos" in given else None
+        opts = {"epochs": 8, "min_steps": 150, **given, "photos": photos}
+        return DeepClassifier(self.cnn, random_state=self.random_state, **opts)
+
+    def fit(self, images: Any, labels: Any) -> "CNNFeaturesSVM":
+        self.cnn_ = self.network().fit(images, labels)
         feats = self.transform(images)
         with stage(f"linear SVM fit ({feats.shape[0]:,} x {feats.shape[1]:,})"):
             self.svm_ = LinearSVC(C=self.C, random_state=self.random_state).fit(feats, labels)

@@ -604,7 +604,7 @@ def _end_epoch(state: TrainState, run: _Run, stats: tuple[float, float, float], 
     """Close an epoch: final lookahead, the record (with evaluation), callback, checkpoint; whether to stop early."""
     from tqdm.auto import tqdm
 
-    from .._progress import is_verbose
+    from .._progress import shows_progress
 
     config, model, result = run.config, state.model, state.result
     if state.lookahead is not None and last:
@@ -618,7 +618,7 @@ def _end_epoch(state: TrainState, run: _Run, stats: tuple[float, float, float], 
     if run.val is not None:
         record.update(_validate(state, run, last))
     result.history.append(record)
-    if config.progress or is_verbose() is True or (is_verbose() == "auto" and sys.stderr.isatty()):
+    if shows_progress(force=config.progress):
         tqdm.write("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), file=sys.stderr)
     if callback is not None:
         callback(record)
