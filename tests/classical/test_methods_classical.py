@@ -88,3 +88,22 @@ def test_full_kmeans_uses_lloyd(digits):
     bovw = BagOfVisualWords(descriptor="patches", descriptor_params={"patch_size": 4}, n_words=8, kmeans="full",
                             kmeans_max_iter=300, encoding="triangle", pyramid=(1,), random_state=0).fit(Xtr[..., 0])
     assert type(bovw.kmeans_).__name__ == "KMeans" and bovw.vocabulary_.shape == (8, 16)
+
+
+def test_scattering_svm_rbf_kernel_option():
+    """kernel="rbf": a Nystroem map of the Gaussian kernel between the scaler and the SVM, seeded."""
+    from visionkit import VisionkitError
+    from visionkit.classical.methods import make_scattering_svm
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+    X[20:, :, :8] = 255  # class 1: a bright left half
+    y = np.repeat([0, 1], 20)
+    pipe = make_scattering_svm(kernel="rbf", n_components=30, C=1.0, size=(16, 16), random_state=3)
+    assert [name for name, _ in pipe.steps] == ["scattering", "scale", "rbf", "svm"]
+    pipe.fit(X, y)
+    assert pipe.named_steps["rbf"].n_components == 30 and pipe.score(X, y) == 1.0
+    again = make_scattering_svm(kernel="rbf", n_components=30, C=1.0, size=(16, 16), random_state=3).fit(X, y)
+    np.testing.assert_array_equal(again.decision_function(X), pipe.decision_function(X))
+    with pytest.raises(VisionkitError, match="'linear' or 'rbf'"):
+        make_scattering_svm(kernel="poly")

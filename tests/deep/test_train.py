@@ -212,3 +212,28 @@ def test_float16_training_steps_through_the_scaler_and_resumes_it(monkeypatch, t
     fit(create_model("resnet20", num_classes=2, seed=0), x, y, TrainConfig(epochs=1, batch_size=16, amp=False),
         checkpoint=tmp_path / "f")
     assert "grad_scaler" not in load_checkpoint(tmp_path / "f")[1]
+
+
+def test_default_amp_follows_the_cpus_bf16(monkeypatch):
+    """amp=None: bf16 autocast on a CPU only where bf16 is native (emulated on AVX2 it was ~10x slower)."""
+    from visionkit.deep import train
+
+    assert train.default_amp("cpu") == train._cpu_has_fast_bf16()
+    assert train.default_amp(torch.device("cuda")) is True
+    monkeypatch.setattr(train, "_cpu_has_fast_bf16", lambda: False)
+    assert train.default_amp("cpu") is False
+    seen = []
+    real = train._autocast
+    monkeypatch.setattr(train, "_autocast", lambda device, amp: seen.append(amp) or real(device, amp))
+    x = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 1), dtype=np.uint8)
+    y = np.arange(32) % 2
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    train.fit(net, x, y, TrainConfig(epochs=1, batch_size=16, seed=0, device="cpu"))
+    assert seen and not any(seen)
+    monkeypatch.setattr(train, "_cpu_has_fast_bf16", lambda: True)
+    seen.clear()
+    train.fit(net, x, y, TrainConfig(epochs=1, batch_size=16, seed=0, device="cpu"))
+    assert seen and all(seen)
+    seen.clear()
+    train.fit(net, x, y, TrainConfig(epochs=1, batch_size=16, seed=0, device="cpu", amp=False))  # explicit wins
+    assert seen and not any(seen)

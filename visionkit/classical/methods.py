@@ -31,6 +31,7 @@ from sklearn.kernel_approximation import AdditiveChi2Sampler
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .._validate import VisionkitError
 from ..registry import register
 from .bovw import BagOfVisualWords
 from .fisher import FisherVectors
@@ -329,6 +330,10 @@ def make_scattering_svm(
     batch_size: int = 256,
     device: str = "cpu",
     progress: bool = False,
+    kernel: str = "linear",
+    n_components: int = 4096,
+    gamma: float | str = "scale",
+    random_state: Any = 0,
 ) -> Pipeline | MirrorAugmented:
     """The scattering transform (Bruna & Mallat 2013) -> standardise -> linear L2-SVM.
 
@@ -340,8 +345,20 @@ def make_scattering_svm(
     images (0.0005 for 12,000 images) and scaled to 50,000 (the summed loss grows with n).
     ``mirror=True`` trains on the images and their mirrors and averages both views at test time
     (:class:`MirrorAugmented`, twice the cost).
+
+    ``kernel="rbf"`` puts a Gaussian kernel's Nystroem map between the standardisation and the SVM
+    (:class:`~visionkit.classical.svm.RBFNystroem` with ``n_components`` landmarks drawn with
+    ``random_state``, and ``gamma``; then pass a ``C`` of about 1): the Gaussian SVM of Oyallon &
+    Mallat (2015), approximated. On CIFAR-10 it buys little (README: 69.2 % against 68.3 % for the
+    linear SVM on a 20,000 / 5,000 split of the training images, with 4,096 landmarks).
     """
     from .scattering import ScatteringFeatures
+    from .svm import RBFNystroem
+
+    if kernel not in ("linear", "rbf"):
+        raise VisionkitError(f"kernel: expected 'linear' or 'rbf', got {kernel!r}")
+    kernel_map = [("rbf", RBFNystroem(n_components=n_components, gamma=gamma, random_state=random_state,
+                                      progress=progress))] if kernel == "rbf" else []
 
     pipe = MethodPipeline(
         [
@@ -351,6 +368,7 @@ def make_scattering_svm(
                                    batch_size=batch_size, device=device, progress=progress),
             ),
             ("scale", ChunkedStandardScaler(copy=False)),
+            *kernel_map,
             ("svm", LinearSVM(C=C, max_iter=max_iter)),
         ]
     )

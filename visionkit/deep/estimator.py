@@ -23,7 +23,7 @@ from .checkpoint import (_checkpoint_files, _load_tensors, check_model_config, c
                          read_checkpoint_config, read_safetensors_header, save_checkpoint)
 from .features import embeddings, feature_maps, first_conv_filters
 from .models import create_model, get_model_spec
-from .train import TrainConfig, fit, normalize, predict_logits, resolve_device
+from .train import TrainConfig, default_amp, fit, normalize, predict_logits, resolve_device
 
 __all__ = ["DeepClassifier", "prepare_images", "is_photo_set", "PHOTO_MIN_SIDE"]
 
@@ -289,7 +289,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
             self.model_.to(resolve_device(self.device))
             self.probe_train_accuracy_ = linear_probe(self.model_, x[train_idx], y[train_idx], norm["mean"], norm["std"],
-                                                      amp=config.amp is not False)
+                                                      amp=default_amp(resolve_device(self.device)) if config.amp is None else bool(config.amp))
         result = fit(self.model_, x[train_idx], y[train_idx], config, val=val, **norm, checkpoint=checkpoint, resume=resume,
                      callback=callback, distributed=distributed)
         self.mean_, self.std_, self.history_ = result.mean, result.std, result.history

@@ -146,8 +146,9 @@ class PretrainedFeaturesSVM(ClassifierMixin, BaseEstimator):
     C : float
         The SVM's regularisation.
     batch_size : int
-    amp : bool
-        bfloat16 inference on the CPU (about twice as fast).
+    amp : bool or None
+        bfloat16 inference on the CPU (about twice as fast where the CPU runs bf16 natively; emulated
+        on an AVX2-only CPU it is ~15x slower); None: :func:`~visionkit.deep.train.default_amp`.
     cache : bool or path
     device : str
     progress : bool
@@ -164,7 +165,7 @@ class PretrainedFeaturesSVM(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, backbone: str = "efficientnet_lite0", *, weights: str | None = None, img_size: int | None = None,
-                 C: float = 1.0, batch_size: int = 64, amp: bool = True, cache: bool | str = True, device: str = "cpu",
+                 C: float = 1.0, batch_size: int = 64, amp: bool | None = None, cache: bool | str = True, device: str = "cpu",
                  progress: bool = False, random_state: int = 0) -> None:
         self.backbone = backbone
         self.weights = weights
@@ -178,7 +179,10 @@ class PretrainedFeaturesSVM(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _features(self, images: Any) -> np.ndarray:
-        f = cached_features(self.backbone_, images, cache=self.cache, batch_size=self.batch_size, amp=self.amp,
+        from .train import default_amp
+
+        amp = default_amp(self.device) if self.amp is None else bool(self.amp)
+        f = cached_features(self.backbone_, images, cache=self.cache, batch_size=self.batch_size, amp=amp,
                             progress=self.progress)
         return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
 
@@ -220,7 +224,7 @@ class PretrainedFeaturesSVM(ClassifierMixin, BaseEstimator):
 
 
 def linear_probe(model, images, labels, mean: list[float], std: list[float], *, weight_decay: float = 1e-3,
-                 batch_size: int = 64, amp: bool = True, max_iter: int = 200) -> float:
+                 batch_size: int = 64, amp: bool | None = None, max_iter: int = 200) -> float:
     """Set a model's classifier head to the softmax regression fitted on its frozen features (in place).
 
     The first step of LP-FT (Kumar et al. 2022, "Fine-tuning can distort pretrained features"): a fresh,
@@ -241,7 +245,7 @@ def linear_probe(model, images, labels, mean: list[float], std: list[float], *, 
     weight_decay : float
         L2 penalty on the head's weights (on the mean cross-entropy).
     batch_size, amp
-        For the feature pass (eval mode, no gradient).
+        For the feature pass (eval mode, no gradient); ``amp=None``: :func:`~visionkit.deep.train.default_amp`.
     max_iter : int
         L-BFGS iterations (full batch).
 
@@ -263,6 +267,10 @@ def linear_probe(model, images, labels, mean: list[float], std: list[float], *, 
         raise VisionkitError(f"linear_probe: expected a linear head and labels in 0..{getattr(head, 'out_features', '?') - 1}, "
                              f"got {type(head).__name__} and labels {describe(labels)}")
     device = next(model.parameters()).device
+    if amp is None:
+        from .train import default_amp
+
+        amp = default_amp(device)
     was_training = model.training
     model.eval()
     feats = []
