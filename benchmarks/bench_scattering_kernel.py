@@ -1,0 +1,130 @@
+"""Linear against Gaussian-kernel (Nystroem) SVM on CIFAR-10's scattering coefficients, on a validation split.
+
+    python benchmarks/bench_scattering_kernel.py [--train 20000] [--val 5000] [--split-seed 123]
+        [--landmarks 4096] [--gammas 0.5,1,2,4] [--Cs 1] [--linear-Cs 0.0003,0.00012] [--pca 0]
+        [--features out/bench_scattering_kernel/features.npy] [--out out/bench_scattering_kernel.json]
+
+Only CIFAR-10's *training* images are used (the test set stays untouched for the harness): ``--train``
+of them to fit and ``--val`` others to score, drawn with ``--split-seed``. Every image goes through the
+``scattering-svm`` preset's transform (:class:`~visionkit.classical.scattering.ScatteringFeatures`:
+YUV, J=2, L=8, order 2, log; 15,552 values) once, kept in ``--features`` (a .npy memory map, reused by
+later runs), then the coefficients are standardised on the fitting part, and each classifier is fitted
+and scored:
+
+* :class:`~visionkit.classical.svm.LinearSVM` with each of ``--linear-Cs`` (for ``--train`` images:
+  the SVM's loss is summed over images, so scale ``C`` with their number);
+* :class:`~visionkit.classical.svm.RBFNystroem` (``--landmarks``, ``gamma`` = each of ``--gammas``
+  over the mean squared distance between fitting rows) then :class:`LinearSVM` with each of ``--Cs``;
+  with ``--pca K`` the standardised coefficients are first projected on their top ``K`` principal axes.
+
+Prints a table (validation accuracy, seconds) and writes it atomically to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from visionkit._atomic import atomic_write  # noqa: E402
+from visionkit._progress import progress_bar  # noqa: E402
+from visionkit.bench.metrics import environment  # noqa: E402
+
+
+def features(path: Path, images: np.ndarray) -> np.ndarray:
+    """The preset's scattering coefficients of ``images``, computed once into ``path`` (float32 memmap)."""
+    from visionkit.classical.scattering import ScatteringFeatures
+
+    f = ScatteringFeatures().fit(images[:1])
+    if path.exists():
+        X = np.load(path, mmap_mode="r")
+        if X.shape == (len(images), f.n_features_out_):
+            return X
+        print(f"{path}: shape {X.shape}, expected {(len(images), f.n_features_out_)}; recomputing", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial.npy")
+    X = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(images), f.n_features_out_))
+    for i in progress_bar(range(0, len(images), 2048), desc="scattering", unit="chunk", force=True):
+        X[i : i + 2048] = f.transform(images[i : i + 2048])
+    X.flush()
+    del X
+    tmp.replace(path)
+    return np.load(path, mmap_mode="r")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", type=int, default=20000)
+    ap.add_argument("--val", type=int, default=5000)
+    ap.add_argument("--split-seed", type=int, default=123)
+    ap.add_argument("--landmarks", type=int, default=4096)
+    ap.add_argument("--gammas", default="0.5,1,2,4", help="multiples of 1 / (mean squared distance)")
+    ap.add_argument("--Cs", default="1")
+    ap.add_argument("--linear-Cs", default="0.0003,0.00012")
+    ap.add_argument("--pca", type=int, default=0)
+    ap.add_argument("--features", default="out/bench_scattering_kernel/features.npy")
+    ap.add_argument("--out", default="out/bench_scattering_kernel.json")
+    args = ap.parse_args()
+
+    import torch
+
+    from visionkit.bench.specs import load_data
+    from visionkit.classical.svm import LinearSVM, RBFNystroem
+
+    torch.set_num_threads(2)
+    train = load_data("cifar10").train
+    X_all = features(Path(args.features), train.images)
+    y_all = train.labels
+    perm = np.random.default_rng(args.split_seed).permutation(len(y_all))
+    if args.train + args.val > len(y_all):
+        raise SystemExit(f"--train + --val: expected at most {len(y_all)}, got {args.train + args.val}")
+    fit_i, val_i = np.sort(perm[: args.train]), np.sort(perm[len(perm) - args.val :])
+    Xf, Xv = np.asarray(X_all[fit_i]), np.asarray(X_all[val_i])
+    yf, yv = y_all[fit_i], y_all[val_i]
+    mu, sd = Xf.mean(0), Xf.std(0) + 1e-6
+    Xf -= mu
+    Xf /= sd
+    Xv -= mu
+    Xv /= sd
+    rows = []
+
+    def score(name: str, A: np.ndarray, B: np.ndarray, C: float, t0: float, **extra) -> None:
+        clf = LinearSVM(C=C, max_iter=500, n_threads=2).fit(A, yf)
+        acc = float((clf.predict(B) == yv).mean())
+        rows.append({"classifier": name, "C": C, "val_accuracy": acc, "seconds": time.perf_counter() - t0, **extra})
+        print(f"\n{name:<8} C={C:<10g} {' '.join(f'{k}={v}' for k, v in extra.items()):<40} {100 * acc:6.2f} %  "
+              f"{rows[-1]['seconds']:.0f} s", flush=True)
+
+    for C in map(float, args.linear_Cs.split(",")):
+        score("linear", Xf, Xv, C, time.perf_counter())
+    if args.pca:
+        t0 = time.perf_counter()
+        total = float((Xf.astype(np.float64) ** 2).sum())
+        _, S, V = torch.svd_lowrank(torch.from_numpy(Xf), q=args.pca, niter=3)
+        Vt = V.numpy()
+        Xf, Xv = Xf @ Vt, Xv @ Vt
+        print(f"PCA {args.pca}: {float((S.double() ** 2).sum()) / total:.3f} of the variance kept, "
+              f"in {time.perf_counter() - t0:.0f} s", flush=True)
+    a, b = Xf[:1000], Xf[1000:2000]  # the mean squared distance between fitting rows
+    d2 = float((a**2).sum(1).mean() + (b**2).sum(1).mean() - 2 * (a @ b.T).mean())
+    for g in map(float, args.gammas.split(",")):
+        t0 = time.perf_counter()
+        nys = RBFNystroem(n_components=args.landmarks, gamma=g / d2, random_state=0, progress=True).fit(Xf)
+        A, B = nys.transform(Xf), nys.transform(Xv)
+        for C in map(float, args.Cs.split(",")):
+            score("rbf", A, B, C, t0, gamma=f"{g}/d2", landmarks=args.landmarks, pca=args.pca)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, json.dumps({"environment": environment(), "args": vars(args), "mean_sq_distance": d2,
+                                  "rows": rows}, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
