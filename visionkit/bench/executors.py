@@ -82,7 +82,8 @@ def load_split_on_worker(source: dict[str, Any], expected: dict[str, Any]) -> tu
     key = json.dumps(source, sort_keys=True)
     if key not in _SPLITS:
         size = source.get("size")
-        split = load_data(source["spec"], size=None if size is None else tuple(size), random_state=source["random_state"])
+        split = load_data(source["spec"], size=None if size is None else tuple(size), random_state=source["random_state"],
+                          stream=bool(source.get("stream", False)))
         _SPLITS[key] = (split, {})
         while len(_SPLITS) > _MAX_SPLITS:
             _SPLITS.popitem(last=False)

@@ -37,7 +37,7 @@ _LAZY_MODULES = {
     "bovw": ("BagOfVisualWords", "encode", "assign_words", "triangle_codes", "pyramid_cells", "pyramid_grid", "check_pyramid",
              "ENCODINGS", "DESCRIPTORS"),
     "svm": ("LinearSVM", "Chi2SVC", "PowerNormalizer"),
-    "preprocessing": ("as_image_list", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler",
+    "preprocessing": ("as_image_list", "transform_in_chunks", "STREAM_CHUNK", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler",
                       "mirror_images", "MirrorAugmented"),
     "fisher": ("DiagonalGMM", "gmm_posteriors", "fisher_vector", "fisher_encode", "FisherVectors"),
     "scattering": ("gabor_2d", "morlet_2d", "scattering_filter_bank", "scattering_padding", "scattering_channels", "scattering_paths", "scattering2d", "Scattering2D", "ScatteringFeatures", "rgb_to_yuv"),
