@@ -65,7 +65,7 @@ def as_image_list(images: Any, *, name: str = "images") -> list[np.ndarray]:
     raise VisionkitError(f"{name}: expected an array (N, H, W[, C]) or a list of images, got {describe(images)}")
 
 
-def transform_in_chunks(fn: Any, images: Any, *, chunk_size: int = STREAM_CHUNK, desc: str | None = None) -> np.ndarray:
+def transform_in_chunks(fn: Any, images: Any, *, chunk_size: int | None = None, desc: str | None = None) -> np.ndarray:
     """``fn(images)`` -> features (n, D), computed chunk by chunk when ``images`` are decoded on demand.
 
     Parameters
@@ -76,7 +76,8 @@ def transform_in_chunks(fn: Any, images: Any, *, chunk_size: int = STREAM_CHUNK,
     images : ndarray, list or ImageFolderSource
         In memory: ``fn(images)``. A lazy source: decoded ``chunk_size`` images at a time, each
         chunk's features written into one array, so memory holds one chunk of images and the features.
-    chunk_size : int
+    chunk_size : int, optional
+        Images decoded at a time; default :data:`STREAM_CHUNK` (read when called).
     desc : str, optional
         The progress bar's label (drawn when :func:`visionkit.verbose` says so).
 
@@ -86,8 +87,9 @@ def transform_in_chunks(fn: Any, images: Any, *, chunk_size: int = STREAM_CHUNK,
     """
     if not isinstance(images, ImageFolderSource):
         return fn(images)
+    chunk_size = STREAM_CHUNK if chunk_size is None else check_positive(chunk_size, "chunk_size", integer=True)
     out = None
-    for start, chunk in images.chunks(check_positive(chunk_size, "chunk_size", integer=True), desc=desc):
+    for start, chunk in images.chunks(chunk_size, desc=desc):
         feats = np.asarray(fn(chunk))
         if out is None:
             out = np.empty((len(images), *feats.shape[1:]), dtype=feats.dtype)
