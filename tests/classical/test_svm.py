@@ -40,3 +40,20 @@ def test_linear_svm_kernel_solver_matches_primal():
     assert b.solver_ == "kernel" and LinearSVM().fit(X, y).solver_ == "kernel"
     np.testing.assert_allclose(b.decision_function(X), a.decision_function(X), atol=2e-3)
     np.testing.assert_allclose(b.coef_, a.coef_, atol=2e-3)
+
+
+def test_chunked_chi2_map_is_scikit_learns_to_the_last_bit():
+    from sklearn.kernel_approximation import AdditiveChi2Sampler
+
+    from visionkit.classical import ChunkedAdditiveChi2Sampler
+
+    rng = np.random.default_rng(0)
+    X = rng.random((103, 11)).astype(np.float32)
+    X[X < 0.2] = 0  # zeros take the map's other branch
+    for steps in (1, 2, 3):
+        want = AdditiveChi2Sampler(sample_steps=steps).fit(X).transform(X)
+        got = ChunkedAdditiveChi2Sampler(sample_steps=steps, chunk_size=10).fit(X).transform(X)
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        ChunkedAdditiveChi2Sampler(chunk_size=10).fit(X).transform(-X)

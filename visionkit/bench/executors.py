@@ -63,7 +63,7 @@ def load_split_on_worker(source: dict[str, Any], expected: dict[str, Any]) -> tu
     Parameters
     ----------
     source : dict
-        ``DataSplit.source``: ``{"spec", "size", "random_state"}``.
+        ``DataSplit.source``: ``{"spec", "size", "random_state"}``, and ``"stream": True`` for a streamed folder.
     expected : dict
         The driver's ``{"n_train", "n_test", "classes"}``.
 

@@ -36,7 +36,7 @@ _LAZY_MODULES = {
     "patches": ("extract_patches", "normalize_patches", "normalized_patches", "ZCAWhitening"),
     "bovw": ("BagOfVisualWords", "encode", "assign_words", "triangle_codes", "pyramid_cells", "pyramid_grid", "check_pyramid",
              "ENCODINGS", "DESCRIPTORS"),
-    "svm": ("LinearSVM", "Chi2SVC", "PowerNormalizer"),
+    "svm": ("LinearSVM", "Chi2SVC", "PowerNormalizer", "ChunkedAdditiveChi2Sampler"),
     "preprocessing": ("as_image_list", "transform_in_chunks", "STREAM_CHUNK", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler",
                       "mirror_images", "MirrorAugmented"),
     "fisher": ("DiagonalGMM", "gmm_posteriors", "fisher_vector", "fisher_encode", "FisherVectors"),
