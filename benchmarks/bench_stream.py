@@ -15,7 +15,8 @@
     python benchmarks/bench_stream.py --copies 1 --methods hog-svm       # 50,000 images, one method
 
 The budgets keep the whole benchmark under ~40 minutes on 2 cores: the SVM runs ``--svm-max-iter``
-L-BFGS iterations (registered default 500) and the network trains for ``--resnet-budget`` seconds.
+L-BFGS iterations (registered default 500) and the network trains for ``--resnet-budget`` seconds, or
+``--resnet-epochs`` epochs (the same steps on the same batches in both paths).
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def build_folder(source: Path, root: Path, copies: int) -> Path:
     if not (dst / "test").exists():
         (dst / "test").symlink_to(source / "test")
     return dst
+
+
+def _default_source() -> str:
+    env = os.environ.get("VISIONKIT_DATA")
+    if env and (Path(env) / "cifar10-jpeg" / "train").is_dir():
+        return str(Path(env) / "cifar10-jpeg")
+    return str(REPO.parent / "shared" / "datasets" / "cifar10-jpeg")
 
 
 def _tree_pss(proc) -> int:
@@ -109,8 +117,10 @@ def bench(args: argparse.Namespace) -> dict:
     data = build_folder(Path(args.source), Path(args.root), args.copies)
     n_files = sum(1 for _ in (data / "train").rglob("*.jpg"))
     print(f"data: {data} ({n_files:,} training JPEGs, test/ -> {Path(args.source) / 'test'})", flush=True)
-    params = {"hog-svm": {"max_iter": args.svm_max_iter},
-              "resnet": {"train_options": {"time_budget_s": args.resnet_budget}, "num_workers": args.workers}}
+    # a fixed number of epochs makes both paths train the same steps on the same batches (same seed, same
+    # network); a time budget stops them wherever the clock says, which differs between runs
+    resnet = {"epochs": args.resnet_epochs} if args.resnet_epochs else {"train_options": {"time_budget_s": args.resnet_budget}}
+    params = {"hog-svm": {"max_iter": args.svm_max_iter}, "resnet": {**resnet, "num_workers": args.workers}}
     rows = []
     for method in args.methods.split(","):
         for mode in args.modes.split(","):
@@ -178,14 +188,16 @@ def print_table(result: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--source", default=str(REPO.parent / "shared" / "datasets" / "cifar10-jpeg"),
-                   help="CIFAR-10 as an ImageFolder of JPEGs (train/, test/)")
+    p.add_argument("--source", default=_default_source(), help="CIFAR-10 as an ImageFolder of JPEGs (train/, test/); default "
+                   "$VISIONKIT_DATA/cifar10-jpeg or ../shared/datasets/cifar10-jpeg beside the repository")
     p.add_argument("--root", default="/tmp/visionkit-stream", help="where the enlarged folder and the runs go (outside the repo)")
     p.add_argument("--copies", type=int, default=4, help="times each training JPEG is written out (4: 200,000 images)")
     p.add_argument("--methods", default="hog-svm,resnet")
     p.add_argument("--modes", default="stream,memory", help="stream, memory or both, in this order")
     p.add_argument("--svm-max-iter", type=int, default=50, help="hog-svm's L-BFGS iterations (registered default 500)")
     p.add_argument("--resnet-budget", type=float, default=240.0, help="resnet's training time budget, seconds")
+    p.add_argument("--resnet-epochs", type=int, default=None,
+                   help="train resnet for this many epochs instead of --resnet-budget (1 epoch of 200,000: ~260 s here)")
     p.add_argument("--workers", type=int, default=1, help="resnet's DataLoader workers when streaming")
     p.add_argument("--threads", type=int, default=2, help="--threads of each compare")
     p.add_argument("--json", default=str(REPO / "out" / "bench_stream" / "results.json"))
