@@ -7,7 +7,7 @@
    (``--stream`` or not), each in a fresh process with a fresh decoded-data cache (so the in-memory path
    pays its decoding, as on a first run), measuring the peak resident memory of the process
    (``ru_maxrss`` from ``wait4``) and of its whole tree (its DataLoader workers included: the sum of
-   proportional set sizes, so that pages shared after a fork count once; psutil, polled every 0.2 s), the wall time, the time until the data were loaded, and from the run's record the fit
+   proportional set sizes, so that pages shared after a fork count once; psutil, polled every second), the wall time, the time until the data were loaded, and from the run's record the fit
    and prediction images/s and the accuracy.
 3. Prints a table and writes every figure, the commands and the versions to ``--json`` (atomically).
 
@@ -97,7 +97,7 @@ def run_measured(cmd: list[str], env: dict) -> dict:
     def poll() -> None:
         while not done.is_set():
             peak[0] = max(peak[0], _tree_pss(ps))
-            done.wait(0.2)
+            done.wait(1.0)  # reading smaps (PSS) of a process of many GB costs CPU: once a second
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
