@@ -7,8 +7,9 @@
    (``--stream`` or not), each in a fresh process with a fresh decoded-data cache (so the in-memory path
    pays its decoding, as on a first run), measuring the peak resident memory of the process
    (``ru_maxrss`` from ``wait4``) and of its whole tree (its DataLoader workers included: the sum of
-   proportional set sizes, so that pages shared after a fork count once; psutil, polled every second), the wall time, the time until the data were loaded, and from the run's record the fit
-   and prediction images/s and the accuracy.
+   proportional set sizes, so that pages shared after a fork count once; psutil, polled every second),
+   the wall time, the time until the data were loaded, and from the run's record the fit and
+   prediction images/s and the accuracy.
 3. Prints a table and writes every figure, the commands and the versions to ``--json`` (atomically).
 
     python benchmarks/bench_stream.py                                    # 200,000 images, hog-svm and resnet
