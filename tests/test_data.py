@@ -317,3 +317,75 @@ def test_cache_evicts_the_least_recently_used(tmp_path, monkeypatch):
     (cache / "data" / "keep.gz").write_bytes(b"x")
     assert len(clear_cache(cache)) == 2
     assert cache_entries(cache) == [] and (cache / "data" / "keep.gz").is_file()
+
+
+# ------------------------------------------------------------------ lazy folders: decoded on demand, the same pixels
+
+
+def _jpeg_folder(root, n=4, size=(12, 10), classes=("a", "b", "c"), seed=0):
+    rng = np.random.default_rng(seed)
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(root / c / f"{i}.jpg", quality=90)
+    return root
+
+
+def test_lazy_folder_gives_the_in_memory_pixels_labels_and_paths(tmp_path):
+    from visionkit.data import ImageFolderSource
+
+    root = _jpeg_folder(tmp_path / "d")
+    for kw in ({}, {"size": (8, 9), "channels": 1}):
+        eager = load_image_folder(root, **kw)
+        lazy = load_image_folder(root, lazy=True, **kw)
+        assert isinstance(lazy.images, ImageFolderSource) and lazy.images.shape == eager.images.shape
+        np.testing.assert_array_equal(np.asarray(lazy.images), eager.images)
+        np.testing.assert_array_equal(lazy.labels, eager.labels)
+        assert lazy.classes == eager.classes and lazy.paths == eager.paths and lazy.skipped == []
+        np.testing.assert_array_equal(lazy.images[5], eager.images[5])  # an int decodes one image (H, W, C)
+        np.testing.assert_array_equal(lazy.images.read([7, 0, 7]), eager.images[[7, 0, 7]])
+        np.testing.assert_array_equal(lazy.images.read(slice(2, 6)), eager.images[2:6])
+
+
+def test_lazy_folder_stays_lazy_when_indexed_and_subset(tmp_path):
+    from visionkit.data import ImageFolderSource
+
+    root = _jpeg_folder(tmp_path / "d")
+    eager, lazy = load_image_folder(root), load_image_folder(root, lazy=True)
+    idx = np.array([11, 3, 4])
+    sub = lazy.subset(idx)
+    assert isinstance(sub.images, ImageFolderSource) and len(sub) == 3 and sub.labels.tolist() == [2, 0, 1]
+    np.testing.assert_array_equal(np.asarray(sub.images), eager.subset(idx).images)
+    assert isinstance(lazy.images[1:5], ImageFolderSource) and len(lazy.images[::2]) == 6
+    np.testing.assert_array_equal(np.stack(list(lazy.images[idx])), eager.images[idx])  # iterating decodes one by one
+    chunks = list(lazy.images.chunks(5))
+    assert [s for s, _ in chunks] == [0, 5, 10] and [len(c) for _, c in chunks] == [5, 5, 2]
+    with pytest.raises(VisionkitError, match=r"expected indices in \[0, 12\), got 0..12"):
+        lazy.images[np.array([0, 12])]
+    with pytest.raises(IndexError):
+        lazy.images[12]
+    with pytest.raises(VisionkitError, match="chunk_size: expected an integer >= 1"):
+        next(lazy.images.chunks(0))
+
+
+def test_lazy_folder_bad_inputs(tmp_path):
+    with pytest.raises(VisionkitError, match="not a folder"):
+        load_image_folder(tmp_path / "missing", lazy=True)
+    (tmp_path / "e" / "empty_class").mkdir(parents=True)
+    with pytest.raises(VisionkitError, match="no image files"):
+        load_image_folder(tmp_path / "e", lazy=True)
+    # a file that does not decode: skipped in memory, an error naming it when streamed (labels are bound to indices)
+    root = _jpeg_folder(tmp_path / "d")
+    (root / "b" / "9_broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    with pytest.warns(UserWarning, match="9_broken.jpg"):
+        assert len(load_image_folder(root)) == 12
+    lazy = load_image_folder(root, lazy=True)
+    assert len(lazy) == 13
+    lazy.images.read(slice(0, 8))  # the files before it decode
+    with pytest.raises(VisionkitError, match=r"9_broken.jpg.*expected an image file that decodes.*lazy=False"):
+        lazy.images.read()
+    # images of another size than the first: an error that says to give a size
+    mixed = _folder(tmp_path / "m", sizes=((8, 8), (10, 6))) if (tmp_path / "m").mkdir() is None else None
+    with pytest.raises(VisionkitError, match=r"expected an image of shape \(8, 8, 3\) like the folder's first, got \(10, 6, 3\); give size"):
+        np.asarray(load_image_folder(mixed, lazy=True).images)
+    assert load_image_folder(mixed, lazy=True, size=(8, 8)).images.read().shape == (4, 8, 8, 3)

@@ -178,8 +178,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     workers = _parse_positive(args.workers, "--workers")
     check_executor_options(args.executor, workers=workers, address=args.address)
     t0 = time.perf_counter()
-    split = load_data(args.data, download=args.download)
-    print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes")
+    split = load_data(args.data, download=args.download, stream=args.stream)
+    print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes"
+          + (", streamed from disk" if args.stream else ""))
     try:
         with _ThreadLimit(threads), make_executor(args.executor, workers=workers, address=args.address) as executor:
             if args.executor == "dask":
@@ -294,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--robustness", action="store_true", help="also evaluate under noise, blur, rotation, brightness, contrast and JPEG")
     c.add_argument("--out", default="out/compare", help="output folder (default out/compare)")
     c.add_argument("--download", action="store_true", help="allow downloading a missing data set (torchvision)")
+    c.add_argument("--stream", action="store_true",
+                   help="decode image files on demand instead of loading the folder into memory (ImageFolder data): "
+                        "for folders larger than memory; the same images and results")
     c.add_argument("--params", default=None, metavar="JSON",
                    help='parameters per method, as JSON: \'{"resnet": {"epochs": 30}, "kmeans-svm": {"mirror": true}}\'')
     c.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,

@@ -2,7 +2,10 @@
 
 Everything returns a :class:`Dataset` whose ``images`` are uint8, channels last, the form that
 crosses the harness boundary: an array (N, H, W, C) when every image has the same size (or a
-``size`` is asked for), else a list of (H, W, C) arrays. Nothing here downloads.
+``size`` is asked for), else a list of (H, W, C) arrays. A folder too large for memory is loaded
+with ``load_image_folder(root, lazy=True)``: its ``images`` are then an :class:`ImageFolderSource`,
+the files' paths, decoded on demand (an index, a slice or an array of indices) by the same
+decoder, so the pixels are the same. Nothing here downloads.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -26,6 +29,7 @@ __all__ = [
     "read_idx",
     "load_idx_dataset",
     "load_image_folder",
+    "ImageFolderSource",
     "load_digits",
     "IMAGE_EXTENSIONS",
     "default_cache_dir",
@@ -47,7 +51,8 @@ class Dataset:
 
     Attributes
     ----------
-    images : ndarray of uint8, shape (N, H, W, C), or list of (H, W, C) uint8 arrays
+    images : ndarray of uint8, shape (N, H, W, C), list of (H, W, C) uint8 arrays, or ImageFolderSource
+        (decoded on demand: ``load_image_folder(..., lazy=True)``)
     labels : ndarray of int64, shape (N,)
     classes : list of str, ``classes[label]`` is the name
     paths : list of str, one per image (empty for in-memory data)
@@ -66,7 +71,8 @@ class Dataset:
     def subset(self, index: np.ndarray) -> "Dataset":
         """The images at ``index`` (an int array), same classes."""
         index = np.asarray(index)
-        imgs = self.images[index] if isinstance(self.images, np.ndarray) else [self.images[i] for i in index]
+        # an array or a lazy source is indexed (the source stays lazy); a list is picked from
+        imgs = [self.images[i] for i in index] if isinstance(self.images, list) else self.images[index]
         paths = [self.paths[i] for i in index] if self.paths else []
         return Dataset(imgs, self.labels[index], list(self.classes), paths, list(self.skipped))
 
@@ -393,6 +399,152 @@ def _write_cache(cache_file: Path, images: list[np.ndarray], same: bool, arr, la
     evict_cache(base=cache_file.parent, keep=[cache_file])
 
 
+class ImageFolderSource:
+    """The images of an ImageFolder tree, decoded on demand: paths in memory, pixels read when asked for.
+
+    What :func:`load_image_folder` returns as ``Dataset.images`` with ``lazy=True``, for folders that
+    do not fit in memory. Every image is decoded by the in-memory path's decoder (turned upright by
+    its EXIF orientation, converted to ``channels``, resized to ``size``), so the pixels are the same,
+    uint8 (H, W, C). All images must have one shape (give ``size`` for photos of several sizes): the
+    shape of the first image, decoded on creation, unless ``size`` fixes it.
+
+    Indexing never decodes a whole folder: ``source[i]`` decodes one image (H, W, C); ``source[slice]``
+    and ``source[int array]`` give another lazy source over those files; :meth:`read` decodes a batch
+    (n, H, W, C). ``np.asarray(source)`` decodes everything (what a method that cannot stream does).
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Image files, in order.
+    size : (H, W), optional
+        Resize every image to this (bilinear); default: the first image's size, which every image must have.
+    channels : {1, 3}
+    max_pixels : int, optional
+        Files with more pixels are refused from their header; default :data:`visionkit.io.MAX_PIXELS`.
+
+    Attributes
+    ----------
+    shape : (N, H, W, C)
+    dtype : numpy.uint8
+
+    Raises
+    ------
+    VisionkitError
+        When a file cannot be decoded, or has another shape than the first: a streamed folder cannot
+        skip a file once its index is given out (labels would shift), so the error names the file
+        and the reason. The in-memory path skips such files with a warning; remove the file, or
+        give ``size``, and load again.
+    """
+
+    def __init__(self, paths: Sequence[str], *, size: tuple[int, int] | None = None, channels: int = 3,
+                 max_pixels: int | None = None, _image_shape: tuple[int, int, int] | None = None) -> None:
+        from .io import _max_pixels
+
+        if channels not in (1, 3):
+            raise VisionkitError(f"channels: expected 1 or 3, got {channels!r}")
+        self.paths = list(paths)
+        if not self.paths:
+            raise VisionkitError("ImageFolderSource: expected at least one image file, got none")
+        self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.channels = channels
+        self.max_pixels = _max_pixels(max_pixels)
+        if _image_shape is None:
+            _image_shape = self._decode_one(0, check=False).shape
+        self.image_shape = tuple(int(v) for v in _image_shape)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(N, H, W, C), known without decoding."""
+        return (len(self.paths), *self.image_shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8)
+
+    @property
+    def ndim(self) -> int:
+        return 4
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __repr__(self) -> str:
+        return f"ImageFolderSource({len(self)} images of {self.image_shape}, decoded on demand)"
+
+    def _decode_one(self, i: int, *, check: bool = True) -> np.ndarray:
+        path = self.paths[i]
+        res = _decode(path, self.size, self.channels, self.max_pixels)
+        if isinstance(res, str):
+            raise VisionkitError(f"{path!r}: expected an image file that decodes, got one that does not ({res}); a streamed "
+                                 "folder cannot skip files (labels are bound to indices): remove it, or load the folder "
+                                 "in memory (lazy=False), which skips it with a warning")
+        if check and res.shape != self.image_shape:
+            raise VisionkitError(f"{path!r}: expected an image of shape {self.image_shape} like the folder's first, got "
+                                 f"{res.shape}; give size=(H, W) to resize every image")
+        return res
+
+    def _indices(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice):
+            return np.arange(len(self.paths))[key]
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            if idx.shape != (len(self.paths),):
+                raise VisionkitError(f"index: expected a boolean mask of shape ({len(self.paths)},), got shape {idx.shape}")
+            return np.flatnonzero(idx)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) and idx.size:
+            raise VisionkitError(f"index: expected an int, a slice or a 1-D array of ints, got {key!r:.80}")
+        idx = idx.astype(np.int64)
+        if idx.size and (idx.min() < -len(self.paths) or idx.max() >= len(self.paths)):
+            raise VisionkitError(f"index: expected indices in [0, {len(self.paths)}), got {int(idx.min())}..{int(idx.max())}")
+        return idx % len(self.paths) if idx.size else idx
+
+    def __getitem__(self, key: Any) -> "np.ndarray | ImageFolderSource":
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            if not -len(self.paths) <= key < len(self.paths):
+                raise IndexError(f"image index {key} out of range for {len(self.paths)} images")
+            return self._decode_one(int(key) % len(self.paths))
+        idx = self._indices(key)
+        if idx.size == 0:
+            raise VisionkitError("index: expected at least one image, got an empty selection")
+        return ImageFolderSource([self.paths[i] for i in idx], size=self.size, channels=self.channels,
+                                 max_pixels=self.max_pixels, _image_shape=self.image_shape)
+
+    def __iter__(self):
+        for i in range(len(self.paths)):
+            yield self._decode_one(i)
+
+    def read(self, index: Any = None) -> np.ndarray:
+        """Decode images: all of them (``index=None``), or those at ``index`` (slice or int array).
+
+        Returns
+        -------
+        ndarray of uint8, shape (n, H, W, C)
+        """
+        idx = np.arange(len(self.paths)) if index is None else self._indices(index)
+        out = np.empty((len(idx), *self.image_shape), dtype=np.uint8)
+        for j, i in enumerate(idx):
+            out[j] = self._decode_one(int(i))
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self.read()
+        return arr if dtype is None else arr.astype(dtype)
+
+    def chunks(self, chunk_size: int, *, desc: str | None = None):
+        """Yield ``(start, images)`` for consecutive decoded chunks of at most ``chunk_size`` images (n, H, W, C),
+        with a progress bar over the images labelled ``desc`` (drawn when :func:`visionkit.verbose` says so)."""
+        from ._progress import progress_bar
+
+        chunk_size = int(chunk_size)
+        if chunk_size < 1:
+            raise VisionkitError(f"chunk_size: expected an integer >= 1, got {chunk_size!r}")
+        with progress_bar(desc=desc or "decoding", total=len(self), unit="image") as bar:
+            for start in range(0, len(self), chunk_size):
+                batch = self.read(slice(start, start + chunk_size))
+                yield start, batch
+                bar.update(len(batch))
+
+
 def load_image_folder(
     root: str | os.PathLike,
     *,
@@ -402,6 +554,7 @@ def load_image_folder(
     n_jobs: int = 1,
     progress: bool = False,
     max_pixels: int | None = None,
+    lazy: bool = False,
 ) -> Dataset:
     """Load a folder in ImageFolder layout (``root/CLASS/IMAGE``), labels from sorted class names.
 
@@ -427,6 +580,11 @@ def load_image_folder(
     max_pixels : int, optional
         Files of more pixels (width x height) are skipped, from their header, before decoding.
         Default :data:`visionkit.io.MAX_PIXELS` (89,478,485).
+    lazy : bool
+        Decode nothing now: ``images`` is an :class:`ImageFolderSource` (the paths; pixels decoded on
+        demand, the same pixels), for folders that do not fit in memory. Only the first image is
+        decoded (its shape); ``cache``, ``n_jobs`` and ``progress`` do not apply, and a file that
+        cannot be decoded is an error when it is read, not skipped.
 
     Returns
     -------
@@ -445,6 +603,10 @@ def load_image_folder(
         size = (int(size[0]), int(size[1]))
     root = Path(root)
     classes, items = _list_folder(root)
+    if lazy:
+        paths = [p for p, _ in items]
+        source = ImageFolderSource(paths, size=size, channels=channels, max_pixels=max_pixels)
+        return Dataset(source, np.asarray([label for _, label in items], dtype=np.int64), classes, paths)
 
     cache_file = None
     if cache:

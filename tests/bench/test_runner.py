@@ -124,3 +124,44 @@ def test_a_240_character_folder_name_works(tmp_path, test_methods, monkeypatch, 
                  "--out", str(tmp_path / "out")]) == 0
     assert "d" * 240 in (tmp_path / "out" / "report.md").read_text()
     assert all(len(f.name) < 100 for f in (tmp_path / "out" / "plots").iterdir())
+
+
+def test_streamed_folder_gives_the_in_memory_records(tmp_path):
+    """hog-svm and pixels-svm on a folder decoded on demand: the same predictions, to the last digit, as in memory."""
+    from visionkit.bench.runner import RunTask, run_one
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("test", 5)):
+        for c, shade in (("dark", 60), ("light", 190), ("mid", 120)):
+            (tmp_path / "f" / split / c).mkdir(parents=True)
+            for i in range(n):
+                im = np.clip(rng.normal(shade, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(im).save(tmp_path / "f" / split / c / f"{i}.jpg", quality=80)
+    eager = load_data(str(tmp_path / "f"))
+    lazy = load_data(str(tmp_path / "f"), stream=True)
+    for method in ("hog-svm", "pixels-svm"):
+        base = {"method": method, "params": {}, "data": "f", "per_class": 8, "seed": 3}
+        task = RunTask(base=base, create_params={}, keys=["k"], evals=[None])
+        a, b = run_one(task, eager)[0], run_one(task, lazy)[0]
+        assert (a["streamed"], b["streamed"]) == (False, True)
+        for field in ("accuracy", "macro_f1", "confusion_matrix", "misclassified", "n_train", "feature_dim", "resolved_params"):
+            assert a[field] == b[field], field
+
+
+def test_cli_compare_stream(tmp_path, capsys):
+    """``visionkit compare --stream``: the folder's images decoded on demand, the records say so; arrays are refused."""
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 6), ("test", 3)):
+        for c, shade in (("dark", 50), ("light", 200)):
+            (tmp_path / "f" / split / c).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(np.clip(rng.normal(shade, 30, (16, 16, 3)), 0, 255).astype(np.uint8)).save(
+                    tmp_path / "f" / split / c / f"{i}.jpg")
+    out = tmp_path / "out"
+    assert main(["compare", "--data", str(tmp_path / "f"), "--stream", "--methods", "pixels-svm", "--per-class", "all",
+                 "--out", str(out)]) == 0
+    assert "12 train / 6 test images, 2 classes, streamed from disk" in capsys.readouterr().out
+    rec = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    assert rec["streamed"] is True and rec["accuracy"] == 1.0
+    assert main(["compare", "--data", "digits", "--stream", "--methods", "pixels-svm", "--out", str(out)]) == 2
+    assert "stream: expected a data set of image files" in capsys.readouterr().err

@@ -153,3 +153,22 @@ def test_cifar_meta_with_code_is_refused(tmp_path, monkeypatch):
     with pytest.raises(VisionkitError, match="refusing the global"):
         load_data(f"cifar10:{root}")
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_stream_lists_image_folders_and_refuses_arrays(tmp_path):
+    from visionkit.data import ImageFolderSource
+
+    _folder(tmp_path / "ok", {"train": {"a": 3, "b": 3}, "test": {"a": 2, "b": 2}})
+    _folder(tmp_path / "flat", {"": {"a": 5, "b": 5}})
+    for name in ("ok", "flat"):
+        eager, lazy = load_data(str(tmp_path / name)), load_data(str(tmp_path / name), stream=True)
+        assert isinstance(lazy.train.images, ImageFolderSource) and isinstance(lazy.test.images, ImageFolderSource)
+        for a, b in ((eager.train, lazy.train), (eager.test, lazy.test)):
+            np.testing.assert_array_equal(a.images, np.asarray(b.images))
+            np.testing.assert_array_equal(a.labels, b.labels)
+        assert lazy.source == {**eager.source, "stream": True}  # a cluster's workers stream too
+    for spec in ("digits", f"fashion-mnist:{tmp_path}"):
+        with pytest.raises(VisionkitError, match="stream: expected a data set of image files"):
+            load_data(spec, stream=True)
+    with pytest.raises(VisionkitError, match="cifar10 with stream=True: expected an ImageFolder copy"):
+        load_data(f"cifar10:{tmp_path / 'nothing-here'}", stream=True)

@@ -99,3 +99,42 @@ def test_chunked_standard_scaler_equals_sklearn():
     np.testing.assert_allclose(out, ref.transform(X), rtol=1e-4, atol=1e-5)
     with pytest.raises(VisionkitError, match="chunk_size"):
         ChunkedStandardScaler(chunk_size=0).fit(X)
+
+
+def _lazy_folder(root, n=7, size=(20, 24)):
+    from PIL import Image
+
+    from visionkit.data import load_image_folder
+
+    rng = np.random.default_rng(1)
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(root / c / f"{i}.jpg")
+    return load_image_folder(root), load_image_folder(root, lazy=True)
+
+
+def test_features_of_a_lazy_folder_are_computed_in_chunks_and_equal_the_in_memory_ones(tmp_path, monkeypatch):
+    import visionkit.classical.preprocessing as prep
+    from visionkit.classical import HOGFeatures, PixelFeatures, as_image_list, transform_in_chunks
+
+    eager, lazy = _lazy_folder(tmp_path)
+    read = []
+    real_read = type(lazy.images).read
+    monkeypatch.setattr(type(lazy.images), "read", lambda self, index=None: read.append(len(self) if index is None else index) or real_read(self, index))
+    monkeypatch.setattr(prep, "STREAM_CHUNK", 3)
+    for est in (HOGFeatures(size=(16, 16), pixels_per_cell=(4, 4), cells_per_block=(2, 2), extra_cells=((8, 8),)), PixelFeatures(size=(8, 8))):
+        want = est.fit(eager.images).transform(eager.images)
+        read.clear()
+        got = est.fit(lazy.images).transform(lazy.images)
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == np.float32
+        assert read[0] == slice(0, 1) or est.__class__ is PixelFeatures  # fit decodes one image (HOG) or none (pixels)
+    # the chunks are STREAM_CHUNK images, read as slices; never the whole folder at once
+    chunks = [r for r in read if isinstance(r, slice)]
+    assert chunks == [slice(s, s + 3) for s in range(0, 14, 3)]
+    f = lambda x: np.asarray(x, np.float32).reshape(len(x), -1)[:, :5]  # noqa: E731
+    np.testing.assert_array_equal(transform_in_chunks(f, lazy.images, chunk_size=4), f(eager.images))
+    np.testing.assert_array_equal(transform_in_chunks(f, eager.images), f(eager.images))
+    # a transformer that does not stream decodes the folder whole
+    np.testing.assert_array_equal(np.stack(as_image_list(lazy.images)), eager.images)

@@ -25,6 +25,7 @@ from sklearn.utils.estimator_checks import check_estimator, parametrize_with_che
 from visionkit.classical import (
     BagOfVisualWords,
     Chi2SVC,
+    ChunkedAdditiveChi2Sampler,
     ChunkedStandardScaler,
     HOGFeatures,
     ImagePreprocessor,
@@ -37,7 +38,8 @@ from visionkit.classical import (
 
 
 @parametrize_with_checks([LinearSVM(max_iter=200), Chi2SVC(), PowerNormalizer(), ZCAWhitening(), ChunkedStandardScaler(chunk_size=7),
-                          RBFNystroem(n_components=1, random_state=0)])
+                          RBFNystroem(n_components=1, random_state=0),
+                          ChunkedAdditiveChi2Sampler(chunk_size=7)])
 def test_sklearn_conformance(estimator, check):
     check(estimator)
 

@@ -129,3 +129,20 @@ def test_rbf_nystroem_wrong_width_at_transform():
     m = RBFNystroem(n_components=5, random_state=0).fit(np.random.default_rng(0).normal(size=(10, 3)))
     with pytest.raises(ValueError, match="3 features"):
         m.transform(np.zeros((2, 4)))
+
+
+def test_chunked_chi2_map_is_scikit_learns_to_the_last_bit():
+    from sklearn.kernel_approximation import AdditiveChi2Sampler
+
+    from visionkit.classical import ChunkedAdditiveChi2Sampler
+
+    rng = np.random.default_rng(0)
+    X = rng.random((103, 11)).astype(np.float32)
+    X[X < 0.2] = 0  # zeros take the map's other branch
+    for steps in (1, 2, 3):
+        want = AdditiveChi2Sampler(sample_steps=steps).fit(X).transform(X)
+        got = ChunkedAdditiveChi2Sampler(sample_steps=steps, chunk_size=10).fit(X).transform(X)
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        ChunkedAdditiveChi2Sampler(chunk_size=10).fit(X).transform(-X)

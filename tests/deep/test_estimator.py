@@ -201,3 +201,33 @@ def test_registered_methods_use_the_photo_recipe_unless_told_otherwise():
                                                                           "batch_size": 64}
     assert registry.create("resnet", photos=None).photos is None
     assert registry.create("efficientnet").photos.get("model") is None
+
+
+def test_streamed_folder_trains_and_predicts_through_dataloader_workers(tmp_path):
+    """A folder decoded on demand: batches in the seeded permutation's order, so the same seed gives the same
+    network with 0 or 1 DataLoader workers, and the network the in-memory images give."""
+    from PIL import Image
+
+    from visionkit.data import load_image_folder
+    from visionkit.deep.train import StreamedImages
+
+    rng = np.random.default_rng(0)
+    for c, shade in (("dark", 60), ("light", 190), ("mid", 120)):
+        (tmp_path / c).mkdir()
+        for i in range(8):
+            Image.fromarray(np.clip(rng.normal(shade, 30, (20, 20, 3)), 0, 255).astype(np.uint8)).save(tmp_path / c / f"{i}.jpg")
+    eager, lazy = load_image_folder(tmp_path), load_image_folder(tmp_path, lazy=True)
+    opts = dict(img_size=32, epochs=2, batch_size=8, device="cpu", random_state=3, train_options={"amp": False})
+    logits = {}
+    for name, images, workers in (("memory", eager.images, 0), ("stream0", lazy.images, 0), ("stream1", lazy.images, 1)):
+        clf = DeepClassifier("lenet5", num_workers=workers, **opts).fit(images, eager.labels)
+        logits[name] = clf.predict_proba(images)
+        assert clf.transform(images).shape[0] == 24 and clf.img_size_ == 32
+    np.testing.assert_array_equal(logits["stream0"], logits["stream1"])
+    np.testing.assert_allclose(logits["stream0"], logits["memory"], rtol=1e-5, atol=1e-6)
+    # the wrapper decodes only what is asked for, as uint8 (n, C, h, w)
+    streamed = StreamedImages(lazy.images, lambda batch: prepare_images(batch, 32))
+    assert streamed.shape == (24, 3, 32, 32) and streamed[np.array([0, 5])].dtype == torch.uint8
+    assert [b.shape[0] for b in streamed.batches([np.arange(5), np.arange(5, 7)])] == [5, 2]
+    with pytest.raises(VisionkitError, match="num_workers: expected an integer >= 0"):
+        StreamedImages(lazy.images, lambda b: b, num_workers=-1)

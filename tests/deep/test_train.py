@@ -237,3 +237,19 @@ def test_default_amp_follows_the_cpus_bf16(monkeypatch):
     seen.clear()
     train.fit(net, x, y, TrainConfig(epochs=1, batch_size=16, seed=0, device="cpu", amp=False))  # explicit wins
     assert seen and not any(seen)
+def test_channel_stats_of_streamed_images_equal_the_in_memory_ones(tmp_path):
+    from PIL import Image
+
+    from visionkit.data import load_image_folder
+    from visionkit.deep.estimator import prepare_images
+    from visionkit.deep.train import StreamedImages, channel_stats
+
+    rng = np.random.default_rng(0)
+    for c in "ab":
+        (tmp_path / c).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (9, 9, 3), dtype=np.uint8)).save(tmp_path / c / f"{i}.png")
+    eager, lazy = load_image_folder(tmp_path), load_image_folder(tmp_path, lazy=True)
+    want = channel_stats(prepare_images(eager.images, None))
+    got = channel_stats(StreamedImages(lazy.images, lambda batch: prepare_images(batch, None)))
+    np.testing.assert_allclose(got, want, rtol=1e-5)

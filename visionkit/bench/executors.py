@@ -63,7 +63,7 @@ def load_split_on_worker(source: dict[str, Any], expected: dict[str, Any]) -> tu
     Parameters
     ----------
     source : dict
-        ``DataSplit.source``: ``{"spec", "size", "random_state"}``.
+        ``DataSplit.source``: ``{"spec", "size", "random_state"}``, and ``"stream": True`` for a streamed folder.
     expected : dict
         The driver's ``{"n_train", "n_test", "classes"}``.
 
@@ -82,7 +82,8 @@ def load_split_on_worker(source: dict[str, Any], expected: dict[str, Any]) -> tu
     key = json.dumps(source, sort_keys=True)
     if key not in _SPLITS:
         size = source.get("size")
-        split = load_data(source["spec"], size=None if size is None else tuple(size), random_state=source["random_state"])
+        split = load_data(source["spec"], size=None if size is None else tuple(size), random_state=source["random_state"],
+                          stream=bool(source.get("stream", False)))
         _SPLITS[key] = (split, {})
         while len(_SPLITS) > _MAX_SPLITS:
             _SPLITS.popitem(last=False)

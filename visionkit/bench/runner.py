@@ -66,7 +66,8 @@ def count_size(method: Any, sample: np.ndarray | list) -> dict:
 
 
 def _take(images, index):
-    return images[index] if isinstance(images, np.ndarray) else [images[i] for i in index]
+    # an array, or a lazily decoded folder (ImageFolderSource: another lazy view, nothing decoded); a list is picked from
+    return [images[i] for i in index] if isinstance(images, list) else images[index]
 
 
 def _perturb_any(images, kind, strength, seed):
@@ -264,6 +265,8 @@ def run_one(task: RunTask, split: DataSplit, perturbed: dict | None = None) -> l
             # what the method's features were learned on before this data (None: nothing)
             "pretrained": getattr(method, "pretrained_on_", None),
             "perturbation": None if pert is None else {"kind": pert[0], "strength": pert[1]},
+            # the images were decoded on demand from their files (load_data(..., stream=True)), not held in memory
+            "streamed": not isinstance(split.train.images, (np.ndarray, list)),
             "n_train": int(len(y_train)),
             "n_test": int(len(test_labels)),
             **classification_metrics(test_labels, pred, len(split.classes)),

@@ -93,17 +93,22 @@ def _idx_spec(kind: str, root: str | None, download: bool) -> DataSplit:
     )
 
 
-def _cifar_spec(root: str | None, download: bool) -> DataSplit:
+def _cifar_spec(root: str | None, download: bool, stream: bool = False) -> DataSplit:
     roots = [Path(root)] if root else _candidate_roots("cifar10")
     for r in roots:
+        if (r / "train").is_dir() and (r / "test").is_dir() and stream:  # streaming reads files: the ImageFolder copy
+            return _folder_spec(str(r), name="cifar10", stream=True)
         for cand in (r, r.parent):
-            if (cand / "cifar-10-batches-py").is_dir():
+            if (cand / "cifar-10-batches-py").is_dir() and not stream:
                 return _read_cifar_batches(cand)
         if (r / "train").is_dir() and (r / "test").is_dir():  # an ImageFolder copy (e.g. cifar10-jpeg)
-            return _folder_spec(str(r), name="cifar10")
+            return _folder_spec(str(r), name="cifar10", stream=stream)
     jpeg = [r for r in _candidate_roots("cifar10-jpeg") if (r / "train").is_dir()]
     if not root and jpeg:
-        return _folder_spec(str(jpeg[0]), name="cifar10-jpeg")
+        return _folder_spec(str(jpeg[0]), name="cifar10-jpeg", stream=stream)
+    if stream:
+        raise VisionkitError("cifar10 with stream=True: expected an ImageFolder copy of image files (ROOT/train, ROOT/test), "
+                             "found none; torchvision's python batches load in memory (150 MB), without stream")
     if download:
         import torchvision
 
@@ -191,14 +196,14 @@ def _read_cifar_batches(root: Path) -> DataSplit:
 
 
 def _folder_spec(path: str, *, name: str | None = None, size: tuple[int, int] | None = None,
-                 random_state: int = 0, cache: bool = True) -> DataSplit:
+                 random_state: int = 0, cache: bool = True, stream: bool = False) -> DataSplit:
     root = Path(path)
     if not root.is_dir():
         raise VisionkitError(f"data: expected a known name ({', '.join(KNOWN_SPECS)}) or a folder, got {path!r}")
     name = name or root.name
     if (root / "train").is_dir() and (root / "test").is_dir():
-        train = load_image_folder(root / "train", size=size, cache=cache, progress=True)
-        test = load_image_folder(root / "test", size=size, cache=cache, progress=True)
+        train = load_image_folder(root / "train", size=size, cache=cache, progress=True, lazy=stream)
+        test = load_image_folder(root / "test", size=size, cache=cache, progress=True, lazy=stream)
         if train.classes != test.classes:
             only_train = sorted(set(train.classes) - set(test.classes))
             only_test = sorted(set(test.classes) - set(train.classes))
@@ -206,13 +211,13 @@ def _folder_spec(path: str, *, name: str | None = None, size: tuple[int, int] | 
                 f"{path}: train/ and test/ must hold the same class folders; only in train/: {only_train}, only in test/: {only_test}"
             )
         return DataSplit(name, train, test)
-    full = load_image_folder(root, size=size, cache=cache, progress=True)
+    full = load_image_folder(root, size=size, cache=cache, progress=True, lazy=stream)
     tr, te = stratified_split(full.labels, random_state=random_state)
     return DataSplit(name, full.subset(tr), full.subset(te))
 
 
 def load_data(spec: str = "digits", *, download: bool = False, size: tuple[int, int] | None = None,
-              random_state: int = 0) -> DataSplit:
+              random_state: int = 0, stream: bool = False) -> DataSplit:
     """Resolve a data spec to a train / test split.
 
     Parameters
@@ -227,17 +232,29 @@ def load_data(spec: str = "digits", *, download: bool = False, size: tuple[int, 
         Resize folder images on loading (they are otherwise kept as they are).
     random_state : int
         Seed of the split for data without an official one.
+    stream : bool
+        For data sets of image files (an ImageFolder path, or ``cifar10`` as an ImageFolder copy): list
+        the files and decode them on demand (``images`` are :class:`~visionkit.data.ImageFolderSource`),
+        so that memory is bounded by what a method keeps, not by the number of images. The same
+        pixels as without it. Data that arrive as arrays (digits, the IDX files, CIFAR-10's python
+        batches) are refused: they are in memory already.
     """
     if not isinstance(spec, str) or not spec:
         raise VisionkitError(f"data: expected a spec such as {', '.join(KNOWN_SPECS)}, got {spec!r}")
-    split = _load_spec(spec, download=download, size=size, random_state=random_state)
+    split = _load_spec(spec, download=download, size=size, random_state=random_state, stream=bool(stream))
     split.source = dict(spec=spec, size=None if size is None else list(size), random_state=int(random_state))
+    if stream:  # kept out of the dict otherwise: a worker loads what the driver loaded
+        split.source["stream"] = True
     return split
 
 
-def _load_spec(spec: str, *, download: bool, size: tuple[int, int] | None, random_state: int) -> DataSplit:
+def _load_spec(spec: str, *, download: bool, size: tuple[int, int] | None, random_state: int,
+               stream: bool = False) -> DataSplit:
     kind, _, root = spec.partition(":")
     kind_l = kind.lower()
+    if stream and (kind_l in ("digits", "fashion-mnist", "fashionmnist", "mnist") and not Path(spec).is_dir()):
+        raise VisionkitError(f"stream: expected a data set of image files (an ImageFolder path, or cifar10 as one), "
+                             f"got {spec!r}, whose images are arrays already in memory; run it without stream")
     if kind_l == "digits" and not root:
         full = load_digits()
         tr, te = stratified_split(full.labels, random_state=random_state)
@@ -245,5 +262,5 @@ def _load_spec(spec: str, *, download: bool, size: tuple[int, int] | None, rando
     if kind_l in ("fashion-mnist", "fashionmnist", "mnist"):
         return _idx_spec("mnist" if kind_l == "mnist" else "fashion-mnist", root or None, download)
     if kind_l in ("cifar10", "cifar-10"):
-        return _cifar_spec(root or None, download)
-    return _folder_spec(spec, size=size, random_state=random_state)
+        return _cifar_spec(root or None, download, stream)
+    return _folder_spec(spec, size=size, random_state=random_state, stream=stream)

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._validate import VisionkitError, as_float_image, check_positive
 from ._parallel import map_chunks
 from .filters import _sep, sobel_gradients
-from .preprocessing import _ImageInput, as_image_list, prepare_images
+from .preprocessing import _ImageInput, _first_images, as_image_list, prepare_images, transform_in_chunks
 
 __all__ = ["hog", "hog_batch", "HOGFeatures"]
 
@@ -278,9 +278,10 @@ class HOGFeatures(_ImageInput, TransformerMixin, BaseEstimator):
         return np.concatenate(feats, axis=1)
 
     def fit(self, X, y=None):
-        self.n_features_out_ = self._features(as_image_list(X, name="X")[:1]).shape[1]
+        self.n_features_out_ = self._features(_first_images(X)).shape[1]
         return self
 
     def transform(self, X):
+        """HOG vectors (N, D) float32; a lazily decoded folder is read chunk by chunk (:func:`transform_in_chunks`)."""
         check_is_fitted(self, "n_features_out_")
-        return self._features(X)
+        return transform_in_chunks(self._features, X, desc="HOG (streamed)")

@@ -13,7 +13,7 @@ name              pipeline
 pixels-svm        resized pixels -> standardise -> linear SVM (baseline)
 hog-svm           HOG (skimage settings, two cell sizes) -> explicit chi2 map -> linear SVM
 bovw-svm          dense multi-scale SIFT -> k-means words, hard counts, pyramid 1x1+2x2+4x4 ->
-                  explicit chi2 map (AdditiveChi2Sampler) -> linear SVM
+                  explicit chi2 map (AdditiveChi2Sampler, in chunks) -> linear SVM
 harris-bovw-svm   SIFT at Harris corners -> words -> pyramid -> chi2 map -> linear SVM
 kmeans-svm        Coates et al. 2011: 6x6 normalised patches, ZCA, k-means, triangle code,
                   4-quadrant sum pooling -> standardise -> linear L2-SVM
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn.kernel_approximation import AdditiveChi2Sampler
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -37,7 +36,7 @@ from .bovw import BagOfVisualWords
 from .fisher import FisherVectors
 from .hog import HOGFeatures
 from .preprocessing import ChunkedStandardScaler, ImagePreprocessor, MirrorAugmented, PixelFeatures
-from .svm import LinearSVM, PowerNormalizer
+from .svm import ChunkedAdditiveChi2Sampler, LinearSVM, PowerNormalizer
 
 __all__ = ["MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm", "make_kmeans_svm",
            "make_fisher_svm"]
@@ -101,7 +100,7 @@ def make_hog_svm(
         )
     ]
     if chi2:
-        steps.append(("chi2", AdditiveChi2Sampler(sample_steps=2)))
+        steps.append(("chi2", ChunkedAdditiveChi2Sampler(sample_steps=2)))
     else:
         steps.append(("hellinger", PowerNormalizer(alpha=0.5)))
     steps.append(("svm", LinearSVM(C=C, max_iter=max_iter)))
@@ -113,7 +112,7 @@ def _bovw_pipeline(bovw: BagOfVisualWords, prep: ImagePreprocessor, C: float, ma
         [
             ("images", prep),
             ("bovw", bovw),
-            ("chi2", AdditiveChi2Sampler(sample_steps=2)),
+            ("chi2", ChunkedAdditiveChi2Sampler(sample_steps=2)),
             ("svm", LinearSVM(C=C, max_iter=max_iter)),
         ]
     )

@@ -5,6 +5,8 @@
 * :class:`LinearSVM`: one-vs-rest linear SVM with the squared hinge (L2-SVM, as in Coates et al.
   2011), solved in the primal by L-BFGS on float32 matrix products (fast on dense features).
 * :class:`Chi2SVC`: exact chi-squared-kernel SVM (libsvm on a precomputed kernel), for small sets.
+* :class:`ChunkedAdditiveChi2Sampler`: scikit-learn's explicit chi-squared map, a chunk of rows at a
+  time (the same numbers, a fraction of the temporary memory).
 * :class:`RBFNystroem`: the Nystroem approximation of the Gaussian (RBF) kernel's feature map
   (Williams & Seeger 2001), so that :class:`LinearSVM` on its output approximates a Gaussian-kernel
   SVM on tens of thousands of images (pure functions :func:`rbf_kernel_f32`,
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.kernel_approximation import AdditiveChi2Sampler
 from sklearn.metrics.pairwise import chi2_kernel
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
@@ -27,7 +30,8 @@ from threadpoolctl import threadpool_limits
 
 from .._validate import VisionkitError, check_positive
 
-__all__ = ["PowerNormalizer", "LinearSVM", "Chi2SVC", "RBFNystroem", "rbf_kernel_f32", "nystroem_normalization", "nystroem_map"]
+__all__ = ["PowerNormalizer", "ChunkedAdditiveChi2Sampler", "LinearSVM", "Chi2SVC", "RBFNystroem", "rbf_kernel_f32",
+           "nystroem_normalization", "nystroem_map"]
 
 
 class PowerNormalizer(TransformerMixin, BaseEstimator):
@@ -67,6 +71,41 @@ class PowerNormalizer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         return tags
+
+
+class ChunkedAdditiveChi2Sampler(AdditiveChi2Sampler):
+    """``sklearn.kernel_approximation.AdditiveChi2Sampler`` whose ``transform`` maps ``chunk_size`` rows at a time.
+
+    The map is scikit-learn's, row by row, so the numbers are the same to the last bit; the difference is
+    memory. scikit-learn's dense ``transform`` builds its ``2 * sample_steps - 1`` blocks as separate
+    arrays of the input's size, plus masks and logarithms, and then stacks them: about 3.5 times the
+    output at once (HOG of 200,000 images, 2,088 float32 each: an output of 5.0 GB, a peak of ~17 GB).
+    Here the output is allocated once and filled a chunk at a time.
+
+    Parameters
+    ----------
+    sample_steps, sample_interval
+        As ``AdditiveChi2Sampler``.
+    chunk_size : int
+        Rows mapped at a time (sparse input is mapped whole, as scikit-learn does).
+    """
+
+    def __init__(self, *, sample_steps: int = 2, sample_interval: float | None = None, chunk_size: int = 8192) -> None:
+        super().__init__(sample_steps=sample_steps, sample_interval=sample_interval)
+        self.chunk_size = chunk_size
+
+    def transform(self, X):
+        """The explicit feature map of ``X`` (n_samples, n_features): (n_samples, n_features * (2 * sample_steps - 1))."""
+        step = check_positive(self.chunk_size, "chunk_size", integer=True)
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[0] <= step:
+            return super().transform(X)
+        out = None
+        for i in range(0, X.shape[0], step):
+            part = super().transform(X[i:i + step])
+            if out is None:
+                out = np.empty((X.shape[0], part.shape[1]), dtype=part.dtype)
+            out[i:i + len(part)] = part
+        return out
 
 
 class LinearSVM(ClassifierMixin, BaseEstimator):

@@ -1,7 +1,8 @@
 """``DeepClassifier``: any registered network behind the harness's scikit-learn-like face.
 
 Images cross in the harness's one form, uint8 arrays (N, H, W, C) with C = 1 or 3 (or a list of
-(H, W, C) arrays of different sizes); the estimator resizes them (bilinear, antialiased) to its
+(H, W, C) arrays of different sizes, or a folder decoded on demand, :class:`~visionkit.data.ImageFolderSource`,
+whose batches ``num_workers`` DataLoader workers decode while the network trains or predicts); the estimator resizes them (bilinear, antialiased) to its
 ``img_size``, normalises with the training set's per-channel statistics, and trains with the
 model's registered recipe, overridden by the options given here.
 """
@@ -23,7 +24,8 @@ from .checkpoint import (_checkpoint_files, _load_tensors, check_model_config, c
                          read_checkpoint_config, read_safetensors_header, save_checkpoint)
 from .features import embeddings, feature_maps, first_conv_filters
 from .models import create_model, get_model_spec
-from .train import TrainConfig, default_amp, fit, normalize, predict_logits, resolve_device
+from ..data import ImageFolderSource
+from .train import StreamedImages, TrainConfig, _batches, default_amp, fit, normalize, predict_logits, resolve_device
 
 __all__ = ["DeepClassifier", "prepare_images", "is_photo_set", "PHOTO_MIN_SIDE"]
 
@@ -72,6 +74,13 @@ def prepare_images(images: Any, size: int | None, *, name: str = "images") -> to
     return torch.cat(out)
 
 
+def _rows(x: "torch.Tensor | StreamedImages", index: np.ndarray) -> "torch.Tensor | StreamedImages":
+    """``x[index]`` in memory; a lazy view of those images when streamed (nothing decoded)."""
+    if isinstance(x, StreamedImages):
+        return x if len(index) == len(x) and np.array_equal(index, np.arange(len(x))) else x.subset(index)
+    return x[index]
+
+
 class DeepClassifier(ClassifierMixin, BaseEstimator):
     """A registered network trained as a scikit-learn classifier.
 
@@ -113,6 +122,11 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         (LP-FT, Kumar et al. 2022; one extra feature pass over the training images), or from a random head.
     device : str
         "auto" (CUDA when available), "cpu", "cuda".
+    num_workers : int
+        For images decoded on demand (an :class:`~visionkit.data.ImageFolderSource`): ``DataLoader``
+        worker processes that decode and resize batches while the network trains or predicts (0: in
+        this process). Batches come in the order of the seeded permutation, so the result does not
+        depend on it. Unused for images in memory.
     random_state : int
         Seeds the initial weights, batch order and augmentation.
     progress : bool
@@ -139,7 +153,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                  weight_decay: float | None = None, label_smoothing: float | None = None, augment: str | None = None,
                  train_options: dict | None = None, validation_fraction: float = 0.0, patience: int | None = None,
                  min_steps: int | None = None, photos: dict | None = None, pretrained: bool = False, weights: str | None = None,
-                 head_init: str = "linear-probe", device: str = "auto",
+                 head_init: str = "linear-probe", device: str = "auto", num_workers: int = 2,
                  random_state: int = 0, progress: bool = False) -> None:
         self.model = model
         self.img_size = img_size
@@ -159,6 +173,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.weights = weights
         self.head_init = head_init
         self.device = device
+        self.num_workers = num_workers
         self.random_state = random_state
         self.progress = progress
 
@@ -201,8 +216,11 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             raise VisionkitError(f"pretrained: model {self.model!r} has no pretrained weights; expected one of {list_pretrained()}")
         return cfg
 
-    def _prepare(self, images: Any, size: int) -> torch.Tensor:
-        """uint8 (N, C, size, size): squashed to a square from scratch, resized and centre-cropped when pretrained."""
+    def _prepare(self, images: Any, size: int) -> "torch.Tensor | StreamedImages":
+        """uint8 (N, C, size, size): squashed to a square from scratch, resized and centre-cropped when pretrained;
+        for a lazy source, the same batch by batch (:class:`~visionkit.deep.train.StreamedImages`)."""
+        if isinstance(images, ImageFolderSource):
+            return StreamedImages(images, lambda batch: self._prepare(batch, size), num_workers=self.num_workers)
         cfg = self._pretrained_config()
         if cfg is None:
             return prepare_images(images, size)
@@ -220,7 +238,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             return int(img_size)
         if isinstance(images, (list, tuple)):
             return max(spec.min_size, 64)
-        h = np.asarray(images).shape[1]
+        h = (images.shape if isinstance(images, ImageFolderSource) else np.asarray(images).shape)[1]
         return max(int(h), spec.min_size) if not spec.fixed_size else spec.default_img_size
 
     def _check_fitted(self) -> None:
@@ -229,7 +247,9 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
             raise NotFittedError(f"this DeepClassifier({self.model!r}) is not fitted yet; call fit(images, labels) first")
 
-    def _inputs(self, images: Any) -> torch.Tensor:
+    def _inputs(self, images: Any) -> "torch.Tensor | StreamedImages":
+        if isinstance(images, ImageFolderSource):  # the same, batch by batch
+            return StreamedImages(images, self._inputs, num_workers=self.num_workers)
         x = self._prepare(images, self.img_size_)
         if x.shape[1] != self.in_chans_:
             # the harness mixes grey and colour data sets: grey is repeated on three channels, colour
@@ -273,7 +293,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
             train_idx, val_idx = train_test_split(train_idx, test_size=self.validation_fraction, stratify=y,
                                                   random_state=self.random_state)
-            val = (x[val_idx], y[val_idx])
+            val = (_rows(x, val_idx), y[val_idx])
         config = self._train_config(len(train_idx), opts)
         self.train_config_ = asdict(config)
         self.model_name_ = opts["model"]
@@ -288,9 +308,9 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             from .transfer import linear_probe
 
             self.model_.to(resolve_device(self.device))
-            self.probe_train_accuracy_ = linear_probe(self.model_, x[train_idx], y[train_idx], norm["mean"], norm["std"],
+            self.probe_train_accuracy_ = linear_probe(self.model_, _rows(x, train_idx), y[train_idx], norm["mean"], norm["std"],
                                                       amp=default_amp(resolve_device(self.device)) if config.amp is None else bool(config.amp))
-        result = fit(self.model_, x[train_idx], y[train_idx], config, val=val, **norm, checkpoint=checkpoint, resume=resume,
+        result = fit(self.model_, _rows(x, train_idx), y[train_idx], config, val=val, **norm, checkpoint=checkpoint, resume=resume,
                      callback=callback, distributed=distributed)
         self.mean_, self.std_, self.history_ = result.mean, result.std, result.history
         self.tta_ = config.tta
@@ -331,7 +351,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         x = self._inputs(images)
         device = next(self.model_.parameters()).device
         self.model_.eval()
-        out = [embeddings(self.model_, self._normalised(x[i:i + 500], device)).cpu() for i in range(0, len(x), 500)]
+        out = [embeddings(self.model_, self._normalised(b, device)).cpu() for b in _batches(x, 500)]
         return torch.cat(out).numpy()
 
     def _normalised(self, x: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -347,7 +367,9 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         device = next(self.model_.parameters()).device
         self.model_.eval()
-        maps = feature_maps(self.model_, self._normalised(self._inputs(images), device), layers)
+        x = self._inputs(images)
+        x = x[:] if isinstance(x, StreamedImages) else x  # a few images, for figures: decoded together
+        maps = feature_maps(self.model_, self._normalised(x, device), layers)
         return {k: v.cpu().numpy() for k, v in maps.items()}
 
     def first_conv_filters(self) -> np.ndarray:
@@ -459,7 +481,8 @@ _PARAM_SCHEMA = dict(
     patience=_opt(_INT_NONNEG), min_steps=_opt(_INT_NONNEG), photos=_opt(_is("an object", lambda v: isinstance(v, dict))),
     pretrained=_BOOL, weights=_opt(_STR),
     head_init=_is("'linear-probe' or 'random'", lambda v: v in ("linear-probe", "random")),
-    device=_STR, random_state=_SEED, progress=_BOOL,
+    device=_STR, num_workers=_opt(_is("an integer in 0..256", lambda v: type(v) is int and 0 <= v <= 256)),
+    random_state=_SEED, progress=_BOOL,
 )
 _MAX_HISTORY = 1_000_000
 

@@ -1,6 +1,8 @@
 """The training loop, :func:`fit` (prepare, train an epoch, end it), all hyper-parameters in one dataclass.
 
-Data stay in memory as uint8 tensors (N, C, H, W); each batch is converted, normalised and augmented
+Data stay in memory as uint8 tensors (N, C, H, W), or are streamed from disk (:class:`StreamedImages`:
+a lazily decoded folder, batches decoded by ``torch.utils.data.DataLoader`` workers in the order of the
+same seeded permutation, so memory holds a few batches); each batch is converted, normalised and augmented
 as a whole tensor on the training device (random crop with padding and flips, plus cutout and
 colour jitter for ``augment="strong"``: :mod:`visionkit.deep.augment`), never image by image through PIL.
 
@@ -58,6 +60,7 @@ __all__ = [
     "to_tensor_images",
     "resolve_device",
     "default_amp",
+    "StreamedImages",
 ]
 
 
@@ -220,8 +223,106 @@ def to_tensor_images(images: Any, *, name: str = "images") -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).contiguous()
 
 
-def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation of uint8 images (N, C, H, W), on the [0, 1] scale."""
+class StreamedImages:
+    """Images decoded batch by batch from a lazy source: what :func:`fit` and :func:`predict_logits` stream.
+
+    Parameters
+    ----------
+    source : ImageFolderSource
+        Decoded on demand (:meth:`visionkit.data.ImageFolderSource.read`: uint8 (n, H, W, C)).
+    prepare : callable
+        A decoded batch (n, H, W, C) uint8 -> a uint8 tensor (n, C, h, w) (resizing, channels); it must
+        treat each image on its own, so that a batch gives the rows the whole set would.
+    num_workers : int
+        ``DataLoader`` worker processes that decode and prepare batches ahead of the training step
+        (0: in this process). Each holds one batch at a time, plus the loader's prefetch.
+
+    Indexing with an int tensor, array or slice decodes those images (a uint8 tensor (n, C, h, w) on
+    the CPU); :meth:`subset` gives another lazy view; :meth:`batches` streams index batches through
+    a ``DataLoader``.
+    """
+
+    def __init__(self, source: Any, prepare: Callable[[np.ndarray], torch.Tensor], *, num_workers: int = 0) -> None:
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+            raise VisionkitError(f"num_workers: expected an integer >= 0, got {describe(num_workers)}")
+        self.source = source
+        self.prepare = prepare
+        self.num_workers = int(num_workers)
+        self._shape: tuple[int, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(N, C, h, w) after ``prepare`` (one image is decoded to learn it)."""
+        if self._shape is None:
+            self._shape = (len(self.source), *self.prepare(self.source.read(slice(0, 1))).shape[1:])
+        return self._shape
+
+    def __getitem__(self, index: Any) -> torch.Tensor:
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        return self.prepare(self.source.read(index))
+
+    def subset(self, index: Any) -> "StreamedImages":
+        """The images at ``index`` (int array), still lazy."""
+        return StreamedImages(self.source[np.asarray(index)], self.prepare, num_workers=self.num_workers)
+
+    def batches(self, index_batches: list) -> Any:
+        """Yield a uint8 tensor (n, C, h, w) for each entry of ``index_batches`` (int arrays or tensors), in
+        order, decoded by ``num_workers`` DataLoader workers (up to 2 batches ahead each)."""
+        from torch.utils.data import DataLoader
+
+        batches = [b.cpu().numpy() if isinstance(b, torch.Tensor) else np.asarray(b) for b in index_batches]
+        if self.num_workers == 0 or len(batches) <= 1:
+            for b in batches:
+                yield self[b]
+            return
+        loader = DataLoader(_BatchReader(self), batch_size=None, sampler=batches, num_workers=self.num_workers,
+                            worker_init_fn=_one_thread, prefetch_factor=2)
+        yield from loader
+
+
+class _BatchReader(torch.utils.data.Dataset):
+    """``DataLoader``'s view of :class:`StreamedImages`: an item is a whole batch (an index array)."""
+
+    def __init__(self, images: StreamedImages) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: np.ndarray) -> torch.Tensor:
+        return self.images[index]
+
+
+def _one_thread(_worker_id: int) -> None:
+    # the workers decode; the training step's threads keep the cores
+    torch.set_num_threads(1)
+
+
+def _batches(images: Any, batch_size: int) -> Any:
+    """Consecutive batches of ``batch_size`` images as uint8 tensors: slices in memory, streamed from a lazy source."""
+    if isinstance(images, StreamedImages):
+        return images.batches([np.arange(i, min(i + batch_size, len(images))) for i in range(0, len(images), batch_size)])
+    return (images[i:i + batch_size] for i in range(0, len(images), batch_size))
+
+
+def channel_stats(images: "torch.Tensor | StreamedImages") -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of uint8 images (N, C, H, W), on the [0, 1] scale, over the first
+    20,000 images; streamed images are read 1,000 at a time (float64 sums: equal to the in-memory figures
+    to float32 rounding)."""
+    if isinstance(images, StreamedImages):
+        n, total, total_sq = 0, 0.0, 0.0
+        for batch in _batches(images.subset(np.arange(min(len(images), 20000))), 1000):
+            x = batch.double().div_(255)
+            total = total + x.sum(dim=(0, 2, 3))
+            total_sq = total_sq + x.square().sum(dim=(0, 2, 3))
+            n += x.numel() // x.shape[1]
+        mean = total / n
+        std = ((total_sq - n * mean.square()) / max(n - 1, 1)).clamp_min(0).sqrt().clamp_min(1e-3)
+        return mean.float().tolist(), std.float().tolist()
     x = images[: 20000].float().div_(255)
     mean = x.mean(dim=(0, 2, 3))
     std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
@@ -373,7 +474,8 @@ def _grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler | None
 def predict_logits(model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float], *, tta: int = 0,
                    batch_size: int = 1000, device: str | torch.device = "auto", amp: bool | None = None,
                    resize_to: int | None = None) -> torch.Tensor:
-    """Logits (N, K) of uint8 images (N, C, H, W), in evaluation mode, optionally with test-time augmentation.
+    """Logits (N, K) of uint8 images (N, C, H, W) (or :class:`StreamedImages`), in evaluation mode, optionally with
+    test-time augmentation.
 
     ``tta=1`` averages the image and its mirror; ``tta=2`` also 1-pixel translations (airbench's level 2).
     """
@@ -383,8 +485,8 @@ def predict_logits(model: nn.Module, images: torch.Tensor, mean: list[float], st
     model.eval()
     out = []
     try:
-        for i in range(0, len(images), batch_size):
-            x = normalize(images[i:i + batch_size].to(device, non_blocking=True), mean, std)
+        for batch in _batches(images, batch_size):
+            x = normalize(batch.to(device, non_blocking=True), mean, std)
             if resize_to is not None and x.shape[-1] != resize_to:
                 x = F.interpolate(x, size=(resize_to, resize_to), mode="bilinear", align_corners=False, antialias=True)
             if device.type == "cuda" or amp:
@@ -494,7 +596,7 @@ class _Run:
     precision, the schedule's length, and the clocks and best weights of this call (never saved)."""
 
     config: TrainConfig
-    x: torch.Tensor
+    x: "torch.Tensor | StreamedImages"
     y: torch.Tensor
     val: tuple[torch.Tensor, torch.Tensor] | None
     mean: list[float]
@@ -515,12 +617,13 @@ class _Run:
 def _prepare(model: nn.Module, images: Any, labels: Any, config: TrainConfig, val: tuple[Any, Any] | None,
              mean: list[float] | None, std: list[float] | None, dist: "DistributedContext | None" = None) -> _Run:
     """Check and convert the data, choose device and precision, move model and data to the device."""
-    x_all = to_tensor_images(images)
+    x_all = images if isinstance(images, StreamedImages) else to_tensor_images(images)
     y_all = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if y_all.ndim != 1 or len(y_all) != len(x_all):
         raise VisionkitError(f"labels: expected an int array of shape ({len(x_all)},), got {describe(labels)}")
     if val is not None:
-        val = (to_tensor_images(val[0], name="val images"), torch.as_tensor(np.asarray(val[1]), dtype=torch.long))
+        val = (val[0] if isinstance(val[0], StreamedImages) else to_tensor_images(val[0], name="val images"),
+               torch.as_tensor(np.asarray(val[1]), dtype=torch.long))
     if config.patience is not None and val is None:
         raise VisionkitError("patience: early stopping needs a validation set, got val=None")
     device = resolve_device(config.device)
@@ -536,7 +639,9 @@ def _prepare(model: nn.Module, images: Any, labels: Any, config: TrainConfig, va
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    return _Run(config, x_all.to(device), y_all.to(device), val, list(mean), list(std), device, amp, channels_last,
+    # streamed images stay where they are (on disk), decoded batch by batch; in-memory ones move to the device
+    x_dev = x_all if isinstance(x_all, StreamedImages) else x_all.to(device)
+    return _Run(config, x_dev, y_all.to(device), val, list(mean), list(std), device, amp, channels_last,
                 steps_per_epoch, steps_per_epoch * config.epochs, dist=dist)
 
 
@@ -548,7 +653,7 @@ def _start(model: nn.Module, run: _Run, result: TrainResult, resume_from: str | 
     gen = torch.Generator().manual_seed(config.seed)
     if hasattr(model, "prepare_training"):
         sub = torch.randperm(len(run.x), generator=gen)[:5000]
-        model.prepare_training(normalize(run.x[sub.to(run.device)], run.mean, run.std))
+        model.prepare_training(normalize(run.x[sub.to(run.device)].to(run.device), run.mean, run.std))
     lookahead = _Lookahead(model) if config.lookahead else None
     state = TrainState(model, _make_optimizer(model, config), lookahead, gen, config, result,
                        scaler=_grad_scaler(run.device, run.amp))
@@ -585,13 +690,17 @@ def _train_one_epoch(state: TrainState, run: _Run, epoch: int) -> tuple[tuple[fl
                        force=config.progress)
     loss_sum = correct = seen = 0.0
     out_of_time = False
+    index_batches = [order[i * config.batch_size:(i + 1) * config.batch_size] for i in range(run.steps_per_epoch)]
+    # streamed: DataLoader workers decode the epoch's batches, in this order, while the step runs
+    streamed = run.x.batches(index_batches) if isinstance(run.x, StreamedImages) else None
     for i in bar:
         progress = _progress(state, run)
         if config.time_budget_s is not None and progress >= 1:
             out_of_time = True
             break
-        idx = order[i * config.batch_size:(i + 1) * config.batch_size]
-        loss, logits = _train_step(state, run, idx, progress)
+        idx = index_batches[i]
+        xb = run.x[idx] if streamed is None else next(streamed).to(run.device, non_blocking=True)
+        loss, logits = _train_step(state, run, idx, progress, xb)
         y = run.y[idx]
         loss_sum += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
@@ -599,6 +708,8 @@ def _train_one_epoch(state: TrainState, run: _Run, epoch: int) -> tuple[tuple[fl
         if not bar.disable and i % 5 == 0:
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{run.factor * config.lr:.3g}")
     bar.close()
+    if streamed is not None:
+        streamed.close()  # the loader's workers stop here, also when the time budget ends the epoch early
     return (loss_sum, correct, seen), out_of_time
 
 
@@ -612,13 +723,15 @@ def _progress(state: TrainState, run: _Run) -> float:
     return progress
 
 
-def _train_step(state: TrainState, run: _Run, idx: torch.Tensor, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimiser step on the batch ``idx`` at ``progress`` of the schedule: ``(loss, logits)``."""
+def _train_step(state: TrainState, run: _Run, idx: torch.Tensor, progress: float,
+                xb: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on the batch ``idx`` (its uint8 images ``xb``, default ``run.x[idx]``) at ``progress``
+    of the schedule: ``(loss, logits)``."""
     config, model, optimizer = run.config, state.model, state.optimizer
     run.factor = lr_factor(progress, config)
     for g in optimizer.param_groups:
         g["lr"] = g["base_lr"] * run.factor
-    x = augment_batch(normalize(run.x[idx], run.mean, run.std), config, state.generator)
+    x = augment_batch(normalize(run.x[idx] if xb is None else xb, run.mean, run.std), config, state.generator)
     if run.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     y = run.y[idx]
