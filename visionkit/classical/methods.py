@@ -348,8 +348,9 @@ def make_scattering_svm(
     ``kernel="rbf"`` puts a Gaussian kernel's Nystroem map between the standardisation and the SVM
     (:class:`~visionkit.classical.svm.RBFNystroem` with ``n_components`` landmarks drawn with
     ``random_state``, and ``gamma``; then pass a ``C`` of about 1): the Gaussian SVM of Oyallon &
-    Mallat (2015), approximated. On CIFAR-10 it buys little (README: 69.2 % against 68.3 % for the
-    linear SVM on a 20,000 / 5,000 split of the training images, with 4,096 landmarks).
+    Mallat (2015), approximated. On CIFAR-10 it buys little (README: 69.1 % against 68.3 % for the
+    linear SVM on a 20,000 / 5,000 split of the training images, with 4,096 landmarks;
+    ``benchmarks/bench_scattering_kernel.py``).
     """
     from .scattering import ScatteringFeatures
     from .svm import RBFNystroem

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -138,8 +139,11 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         BLAS threads during the L-BFGS iterations (threadpoolctl); ``None`` leaves BLAS as it is. The
         default 1 is deliberate: L-BFGS makes many small BLAS calls, and multi-threaded OpenBLAS
         spinning on a busy shared machine made small fits many times slower
-        (``benchmarks/RESULTS_redesign.md``). The kernel solver's two large products (``X X^T`` and
-        the weights) use every thread.
+        (``benchmarks/RESULTS_redesign.md``). The limit covers the whole fit, the kernel solver's two
+        large products (``X X^T`` and the weights) included: OpenBLAS's float32 products round
+        differently with 1 and 2 threads (3e-4 on a 200 x 200 Gram matrix of values ~750), which moved
+        the SVM enough to flip predictions, so a Dask worker (one thread) and a local run (all of
+        them) disagreed; under one fixed thread count the fit is the same everywhere.
 
     Attributes
     ----------
@@ -174,11 +178,12 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         shape = getattr(X, "shape", None)
         if self.n_threads is not None:
             check_positive(self.n_threads, "n_threads", integer=True)
-        with stage(f"linear SVM fit ({shape[0]:,} x {shape[1]:,})" if shape is not None and len(shape) == 2 else "linear SVM fit"):
+        limit = threadpool_limits(limits=int(self.n_threads), user_api="blas") if self.n_threads is not None else nullcontext()
+        with stage(f"linear SVM fit ({shape[0]:,} x {shape[1]:,})" if shape is not None and len(shape) == 2 else "linear SVM fit"), limit:
             return self._fit(X, y)
 
     def _limited_lbfgs(self, X: np.ndarray, Y: np.ndarray, C: float, max_iter: int):
-        """:meth:`_lbfgs` under the ``n_threads`` BLAS limit (the kernel solver's few large products run outside it)."""
+        """:meth:`_lbfgs` under the ``n_threads`` BLAS limit (already set by :meth:`fit`; kept for direct callers)."""
         if self.n_threads is None:
             return self._lbfgs(X, Y, C, max_iter)
         with threadpool_limits(limits=int(self.n_threads), user_api="blas"):
