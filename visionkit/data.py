@@ -30,6 +30,7 @@ __all__ = [
     "load_idx_dataset",
     "load_image_folder",
     "ImageFolderSource",
+    "take_images",
     "load_digits",
     "IMAGE_EXTENSIONS",
     "default_cache_dir",
@@ -71,8 +72,7 @@ class Dataset:
     def subset(self, index: np.ndarray) -> "Dataset":
         """The images at ``index`` (an int array), same classes."""
         index = np.asarray(index)
-        # an array or a lazy source is indexed (the source stays lazy); a list is picked from
-        imgs = [self.images[i] for i in index] if isinstance(self.images, list) else self.images[index]
+        imgs = take_images(self.images, index)
         paths = [self.paths[i] for i in index] if self.paths else []
         return Dataset(imgs, self.labels[index], list(self.classes), paths, list(self.skipped))
 
@@ -397,6 +397,12 @@ def _write_cache(cache_file: Path, images: list[np.ndarray], same: bool, arr, la
                       "running without the cache", stacklevel=3)
         return
     evict_cache(base=cache_file.parent, keep=[cache_file])
+
+
+def take_images(images: "np.ndarray | list | ImageFolderSource", index: np.ndarray) -> "np.ndarray | list | ImageFolderSource":
+    """The images at ``index`` (int array): an array or a lazy source is indexed (a source stays lazy,
+    nothing decoded); a list is picked from."""
+    return [images[i] for i in index] if isinstance(images, list) else images[index]
 
 
 class ImageFolderSource:

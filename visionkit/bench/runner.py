@@ -19,6 +19,7 @@ import numpy as np
 from .. import registry
 from .._progress import stage
 from .._validate import VisionkitError
+from ..data import take_images
 from .metrics import PeakMemory, classification_metrics, environment
 from .perturb import DEFAULT_STRENGTHS, perturb
 from .specs import DataSplit
@@ -63,11 +64,6 @@ def count_size(method: Any, sample: np.ndarray | list) -> dict:
         except Exception:  # a method whose transform needs more than a sample: size unknown
             return {}
     return {}
-
-
-def _take(images, index):
-    # an array, or a lazily decoded folder (ImageFolderSource: another lazy view, nothing decoded); a list is picked from
-    return [images[i] for i in index] if isinstance(images, list) else images[index]
 
 
 def _perturb_any(images, kind, strength, seed):
@@ -232,7 +228,7 @@ def run_one(task: RunTask, split: DataSplit, perturbed: dict | None = None) -> l
     spec = registry.get_spec(name)
     test_labels = split.test.labels
     idx = sample_per_class(split.train.labels, n, random_state=seed)
-    x_train, y_train = _take(split.train.images, idx), split.train.labels[idx]
+    x_train, y_train = take_images(split.train.images, idx), split.train.labels[idx]
     if len(np.unique(y_train)) < 2:
         raise VisionkitError(f"{split.name}: expected >= 2 classes in the training subset, got {len(np.unique(y_train))}")
     method = registry.create(name, **task.create_params)
@@ -240,7 +236,7 @@ def run_one(task: RunTask, split: DataSplit, perturbed: dict | None = None) -> l
         t0 = time.perf_counter()
         method.fit(x_train, y_train)
         fit_seconds = time.perf_counter() - t0
-    size = count_size(method, _take(split.test.images, np.arange(min(2, len(test_labels)))))
+    size = count_size(method, take_images(split.test.images, np.arange(min(2, len(test_labels)))))
     # every parameter the method used, defaults included; kept out of the key (base["params"] holds
     # only what was asked for) so that results stored before this field existed are still found
     resolved = registry.resolved_params(method)

@@ -182,13 +182,6 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         with stage(f"linear SVM fit ({shape[0]:,} x {shape[1]:,})" if shape is not None and len(shape) == 2 else "linear SVM fit"), limit:
             return self._fit(X, y)
 
-    def _limited_lbfgs(self, X: np.ndarray, Y: np.ndarray, C: float, max_iter: int):
-        """:meth:`_lbfgs` under the ``n_threads`` BLAS limit (already set by :meth:`fit`; kept for direct callers)."""
-        if self.n_threads is None:
-            return self._lbfgs(X, Y, C, max_iter)
-        with threadpool_limits(limits=int(self.n_threads), user_api="blas"):
-            return self._lbfgs(X, Y, C, max_iter)
-
     def _fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], order="C")
         check_classification_targets(y)
@@ -218,11 +211,11 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
             keep = vals > max(float(vals[-1]), 1e-300) * 1e-10
             vals, vecs = vals[keep], vecs[:, keep]
             Z = (vecs * np.sqrt(vals)).astype(X.dtype)
-            V, b, nit = self._limited_lbfgs(Z, Y, C, max_iter)
+            V, b, nit = self._lbfgs(Z, Y, C, max_iter)
             # (n x r) @ (r x cols) first: X.T @ (n x r) would be a d x r temporary, as large as X itself
             self.coef_ = (X.T @ ((vecs / np.sqrt(vals)) @ V).astype(X.dtype)).T.astype(np.float64)
         else:
-            W, b, nit = self._limited_lbfgs(X, Y, C, max_iter)
+            W, b, nit = self._lbfgs(X, Y, C, max_iter)
             self.coef_ = W.T.copy()
         self.intercept_ = b
         self.n_iter_ = nit

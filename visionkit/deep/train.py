@@ -724,14 +724,14 @@ def _progress(state: TrainState, run: _Run) -> float:
 
 
 def _train_step(state: TrainState, run: _Run, idx: torch.Tensor, progress: float,
-                xb: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimiser step on the batch ``idx`` (its uint8 images ``xb``, default ``run.x[idx]``) at ``progress``
-    of the schedule: ``(loss, logits)``."""
+                xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on the batch ``idx`` (its uint8 images ``xb``) at ``progress`` of the schedule:
+    ``(loss, logits)``."""
     config, model, optimizer = run.config, state.model, state.optimizer
     run.factor = lr_factor(progress, config)
     for g in optimizer.param_groups:
         g["lr"] = g["base_lr"] * run.factor
-    x = augment_batch(normalize(run.x[idx] if xb is None else xb, run.mean, run.std), config, state.generator)
+    x = augment_batch(normalize(xb, run.mean, run.std), config, state.generator)
     if run.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     y = run.y[idx]
