@@ -177,6 +177,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     workers = _parse_positive(args.workers, "--workers")
     check_executor_options(args.executor, workers=workers, address=args.address)
+    nproc = _parse_positive(args.nproc, "--nproc") or 1
+    if nproc > 1:
+        from .deep import DeepClassifier
+
+        # which methods the processes serve: the networks (a DeepClassifier); said before any work
+        networks = [m for m in registry.list_methods() if registry.get_spec(m).family != "classical"
+                    and isinstance(registry.create(m), DeepClassifier)]
+        nets = [m for m in methods if m in networks]
+        if not nets:
+            raise VisionkitError(f"--nproc {nproc}: trains networks data-parallel, but none of --methods "
+                                 f"({','.join(methods)}) is one; expected one of {', '.join(networks)}")
+        print(f"--nproc {nproc}: {', '.join(nets)} train{'s' if len(nets) == 1 else ''} in {nproc} processes (torchrun); "
+              "the other methods in one")
     t0 = time.perf_counter()
     split = load_data(args.data, download=args.download, stream=args.stream)
     print(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes"
@@ -186,7 +199,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             if args.executor == "dask":
                 print(f"dask: {executor.n_workers} workers, scheduler {executor.client.scheduler.address}")
             run_experiment(split, methods, out=args.out, per_class=per_class, seeds=seeds, robustness=args.robustness,
-                           method_params=params, device=args.device, executor=executor,
+                           method_params=params, device=args.device, executor=executor, nproc=nproc,
                            verbose="auto")
     except KeyboardInterrupt:
         print(f"\nstopped: finished runs are kept in {args.out}/results.jsonl; rerun the same command to resume", file=sys.stderr)
@@ -303,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
                    help="where the networks run (default: each method's own, auto = CUDA when available)")
     c.add_argument("--threads", default=None, metavar="N", help="CPU threads for torch and the BLAS / OpenMP pools (default: all)")
+    c.add_argument("--nproc", default=None, metavar="N",
+                   help="train each network (lenet, resnet, ...) data-parallel in N processes with torchrun on the machine "
+                        "that runs it: gloo on the CPU, one GPU each with --device cuda; the recipe's global batch (default 1)")
     c.add_argument("--executor", choices=["local", "dask"], default="local",
                    help="where the runs run: local (default, this process) or dask (one task per run on a Dask cluster)")
     c.add_argument("--workers", default=None, metavar="N", help="with --executor dask: a local cluster of N worker processes")

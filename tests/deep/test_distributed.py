@@ -172,3 +172,141 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
     assert len(clf.history_) == 2
     assert main(["show", "chelsea", "--model", str(out / "model"), "--out", str(tmp_path / "fig.png")]) == 0
     assert (tmp_path / "fig.png").stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------ fit_torchrun (compare --nproc)
+
+def _digits_subset(n_per_class=20):
+    from visionkit.bench import load_data
+    from visionkit.bench.runner import sample_per_class
+
+    split = load_data("digits")
+    idx = sample_per_class(split.train.labels, n_per_class, random_state=0)
+    return split, split.train.images[idx], split.train.labels[idx]
+
+
+@pytest.mark.slow  # torchrun starts two processes that import torch: ~10 s on 2 cores
+def test_fit_torchrun_two_processes_train_the_one_process_recipe(monkeypatch):
+    from visionkit.deep.distributed import fit_torchrun
+
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    split, x, y = _digits_subset()
+    one = DeepClassifier("lenet5", epochs=2, device="cpu", random_state=3).fit(x, y)
+    lines = []
+    two = fit_torchrun(DeepClassifier("lenet5", epochs=2, device="cpu", random_state=3), x, y, nproc=2,
+                       class_names=split.classes, log=lines.append)
+    assert two.world_size_ == 2 and two.train_config_["batch_size"] == one.train_config_["batch_size"] == 128
+    assert two.train_steps_ == one.train_steps_ == 2 * (len(y) // 128)
+    assert two.class_names_ == list(split.classes)
+    # the same global batches and learning rate: the same losses, to float tolerance (gradients summed in another order)
+    for a, b in zip(one.history_, two.history_):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    for (k, a), b in zip(one.model_.state_dict().items(), two.model_.state_dict().values()):
+        # Adam divides by the gradient's running norm: where a gradient is ~0, float noise moves a weight by up
+        # to one step (lr ~ 2e-3); everywhere else the weights agree far closer (measured: 3e-4 at most)
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-3, msg=k)
+    assert [line.split("  ")[0] for line in lines] == ["rank 0 of 2: epoch 1/2", "rank 0 of 2: epoch 2/2"]
+    assert (two.predict(split.test.images) == one.predict(split.test.images)).mean() > 0.98
+
+
+@pytest.mark.slow  # one torchrun launch, ~10 s
+def test_fit_torchrun_reports_the_ranks_reason_when_training_fails(monkeypatch):
+    from visionkit.deep.distributed import fit_torchrun
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    _, x, y = _digits_subset(5)
+    # lenet5 refuses 8 x 8 images: every rank fails in fit, the message is theirs, not torchrun's
+    est = DeepClassifier("lenet5", img_size=8, epochs=1, device="cpu")
+    with pytest.raises(VisionkitError, match=r"torchrun --nproc-per-node 2: training failed \(exit status 1\): img_size"):
+        fit_torchrun(est, x, y, nproc=2)
+    assert not hasattr(est, "model_")
+
+
+@pytest.mark.slow  # one compare with a torchrun launch, ~15 s
+def test_compare_nproc_trains_the_networks_in_two_processes(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    out = tmp_path / "cmp"
+    assert main(["compare", "--methods", "lenet,hog-svm", "--per-class", "20", "--nproc", "2", "--device", "cpu",
+                 "--params", '{"lenet": {"epochs": 2, "min_steps": null}}', "--out", str(out)]) == 0
+    assert "--nproc 2: lenet trains in 2 processes (torchrun)" in capsys.readouterr().out
+    recs = {r["method"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    assert recs["lenet"]["world_size"] == 2 and recs["hog-svm"]["world_size"] == 1
+    assert recs["lenet"]["accuracy"] > 0.3 and recs["lenet"]["resolved_params"]["epochs"] == 2
+
+
+@pytest.mark.parametrize("est, nproc, match", [
+    ("svm", 2, "expected a DeepClassifier"),
+    ("net", 0, "nproc: expected an integer >= 1, got int 0"),
+    ("net", True, "nproc: expected an integer >= 1"),
+    ("net", 2.0, "nproc: expected an integer >= 1"),
+])
+def test_fit_torchrun_refuses_bad_arguments(est, nproc, match):
+    from sklearn.svm import LinearSVC
+
+    from visionkit.deep.distributed import fit_torchrun
+
+    est = LinearSVC() if est == "svm" else DeepClassifier("lenet5")
+    with pytest.raises(VisionkitError, match=match):
+        fit_torchrun(est, np.zeros((4, 28, 28, 1), np.uint8), np.array([0, 1, 0, 1]), nproc=nproc)
+
+
+def test_fit_torchrun_refuses_labels_of_another_length_and_parameters_that_are_not_json():
+    from visionkit.deep.distributed import fit_torchrun
+
+    x = np.zeros((4, 28, 28, 1), np.uint8)
+    with pytest.raises(VisionkitError, match=r"labels: expected shape \(4,\)"):
+        fit_torchrun(DeepClassifier("lenet5"), x, np.array([0, 1, 0]), nproc=2)
+    with pytest.raises(VisionkitError, match="must be JSON values"):
+        fit_torchrun(DeepClassifier("lenet5", train_options={"schedule": object()}), x, np.array([0, 1, 0, 1]), nproc=2)
+
+
+def test_the_ranks_read_the_images_the_driver_wrote(tmp_path):
+    from PIL import Image
+
+    from visionkit.data import ImageFolderSource
+    from visionkit.deep.distributed import _read_images, _write_images
+
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (5, 8, 9, 3), dtype=np.uint8)
+    photos = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((5, 7), (9, 4), (6, 6))]
+    paths = []
+    for i, im in enumerate(photos):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(im).resize((6, 6)).save(paths[-1])
+    source = ImageFolderSource(paths)
+    for i, images in enumerate((arr, photos, source)):
+        folder = tmp_path / f"job{i}"
+        folder.mkdir()
+        _write_images(folder, images)
+        back = _read_images(folder)
+        if isinstance(images, ImageFolderSource):
+            assert isinstance(back, ImageFolderSource) and back.paths == paths
+            np.testing.assert_array_equal(back.read(), source.read())
+        elif isinstance(images, list):
+            assert len(back) == 3 and all(np.array_equal(a, b) for a, b in zip(back, photos))
+        else:
+            np.testing.assert_array_equal(back, arr)
+    with pytest.raises(VisionkitError, match="uint8 images of one number of dimensions"):
+        _write_images(tmp_path, [np.zeros((3, 3), np.uint8), np.zeros((3, 3, 3), np.uint8)])
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--nproc", "0"], "--nproc: expected a positive integer, got '0'"),
+    (["--nproc", "two"], "--nproc: expected a positive integer"),
+    (["--nproc", "2", "--methods", "hog-svm"], "none of --methods \\(hog-svm\\) is one; expected one of .*lenet"),
+])
+def test_compare_nproc_errors_are_one_line(tmp_path, capsys, argv, match):
+    import re
+
+    assert main(["compare", "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and len(err.strip().splitlines()) == 1
+
+
+def test_run_experiment_refuses_a_bad_nproc(tmp_path):
+    from visionkit.bench import load_data, run_experiment
+
+    with pytest.raises(VisionkitError, match="nproc: expected an integer >= 1, got 0"):
+        run_experiment(load_data("digits"), ["lenet"], out=str(tmp_path), nproc=0, progress=False)

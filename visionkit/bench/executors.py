@@ -196,14 +196,16 @@ class DaskExecutor:
 
     def _resources(self, task: Any) -> dict[str, int] | None:
         """``{"GPU": 1}`` for a network's run when some workers say they hold a GPU (``dask worker
-        --resources GPU=1``): the networks then go to those, the classical runs to any worker."""
+        --resources GPU=1``): the networks then go to those, the classical runs to any worker. A run
+        trained by ``nproc`` processes (``--nproc``) asks for ``nproc`` GPUs: a worker that says it holds
+        8 (``--resources GPU=8``) runs one such run at a time."""
         from .. import registry
 
         if not hasattr(self, "_has_gpu_workers"):
             workers = self.client.scheduler_info().get("workers", {}).values()
             self._has_gpu_workers = any((w.get("resources") or {}).get("GPU") for w in workers)
         if self._has_gpu_workers and registry.get_spec(task.base["method"]).family != "classical":
-            return {"GPU": 1}
+            return {"GPU": max(1, int(getattr(task, "nproc", 1)))}
         return None
 
     def close(self) -> None:

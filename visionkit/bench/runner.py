@@ -66,6 +66,15 @@ def count_size(method: Any, sample: np.ndarray | list) -> dict:
     return {}
 
 
+def _world_size(method: Any, nproc: int) -> int:
+    """How many processes train ``method``: ``nproc`` for a network (DeepClassifier), 1 for anything else."""
+    if nproc <= 1:
+        return 1
+    from ..deep.estimator import DeepClassifier
+
+    return int(nproc) if isinstance(method, DeepClassifier) else 1
+
+
 def _perturb_any(images, kind, strength, seed):
     if isinstance(images, np.ndarray):
         return perturb(images, kind, strength, random_state=seed)
@@ -86,6 +95,7 @@ def run_experiment(
     verbose: bool | str | None = None,
     log=print,
     executor: Any = None,
+    nproc: int = 1,
 ) -> ResultStore:
     """Run every method on every (per-class size, seed) and store one record per evaluation.
 
@@ -121,6 +131,12 @@ def run_experiment(
         Runs the runs and hands back their records as they finish (:mod:`visionkit.bench.executors`:
         ``LocalExecutor``, the default, in this process one after the other; ``DaskExecutor`` on a
         cluster's workers). This process alone writes the store, so a rerun skips what finished.
+    nproc : int
+        Train each network (the methods that are a :class:`~visionkit.deep.DeepClassifier`) data-parallel
+        in ``nproc`` processes, ``torchrun --standalone`` on the machine that runs the run
+        (:func:`~visionkit.deep.distributed.fit_torchrun`: the recipe's global batch and learning rate,
+        gloo on the CPU, one GPU per process with ``device="cuda"``). Not part of the run key, like
+        ``device``; each record says its ``world_size``. Other methods run in one process.
 
     Returns
     -------
@@ -133,6 +149,8 @@ def run_experiment(
     from .._progress import verbose as verbose_ctx
 
     methods, method_params, per_class, seeds = _check_run(methods, method_params, per_class, seeds, device)
+    if isinstance(nproc, bool) or not isinstance(nproc, (int, np.integer)) or nproc < 1:
+        raise VisionkitError(f"nproc: expected an integer >= 1, got {nproc!r}")
     strengths = DEFAULT_STRENGTHS if robustness is True else (robustness or {})
     store = ResultStore(out)
     takes_device = {m for m in methods if device is not None and "device" in (registry.valid_params(m) or ())}
@@ -151,7 +169,7 @@ def run_experiment(
         if name in takes_device:
             extra["device"] = device
         tasks.append(RunTask(base=base, create_params={**extra, **method_params.get(name, {})},
-                             keys=[k for k, _ in todo], evals=[p for _, p in todo]))
+                             keys=[k for k, _ in todo], evals=[p for _, p in todo], nproc=int(nproc)))
 
     from .executors import LocalExecutor
 
@@ -208,12 +226,16 @@ class RunTask:
         The store keys of the evaluations still to do, one per entry of ``evals``.
     evals : list
         ``None`` (the clean test set) or ``(kind, strength)`` of a perturbation.
+    nproc : int
+        Processes that train a deep method data-parallel (:func:`~visionkit.deep.distributed.fit_torchrun`);
+        1: in the calling process. Methods other than a :class:`~visionkit.deep.DeepClassifier` use one.
     """
 
     base: dict
     create_params: dict
     keys: list
     evals: list
+    nproc: int = 1
 
 
 def run_one(task: RunTask, split: DataSplit, perturbed: dict | None = None) -> list[dict]:
@@ -232,9 +254,17 @@ def run_one(task: RunTask, split: DataSplit, perturbed: dict | None = None) -> l
     if len(np.unique(y_train)) < 2:
         raise VisionkitError(f"{split.name}: expected >= 2 classes in the training subset, got {len(np.unique(y_train))}")
     method = registry.create(name, **task.create_params)
+    world = _world_size(method, task.nproc)
     with PeakMemory() as mem:
         t0 = time.perf_counter()
-        method.fit(x_train, y_train)
+        if world > 1:
+            from tqdm.auto import tqdm
+
+            from ..deep.distributed import fit_torchrun
+
+            fit_torchrun(method, x_train, y_train, nproc=world, class_names=split.classes, log=tqdm.write)
+        else:
+            method.fit(x_train, y_train)
         fit_seconds = time.perf_counter() - t0
     size = count_size(method, take_images(split.test.images, np.arange(min(2, len(test_labels)))))
     # every parameter the method used, defaults included; kept out of the key (base["params"] holds
@@ -264,6 +294,8 @@ def run_one(task: RunTask, split: DataSplit, perturbed: dict | None = None) -> l
             # the images were decoded on demand from their files (load_data(..., stream=True)), not held in memory
             "streamed": not isinstance(split.train.images, (np.ndarray, list)),
             "n_train": int(len(y_train)),
+            # processes that trained it (torchrun, visionkit compare --nproc); 1: this one
+            "world_size": world,
             "n_test": int(len(test_labels)),
             **classification_metrics(test_labels, pred, len(split.classes)),
             "fit_seconds": fit_seconds,

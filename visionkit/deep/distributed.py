@@ -33,8 +33,13 @@ generator state resumes all of them), applied to different images.
 from __future__ import annotations
 
 import json
+import math
 import os
+import subprocess
+import sys
+import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +52,7 @@ from torch import nn
 from .._atomic import atomic_write
 from .._validate import VisionkitError, describe
 
-__all__ = ["DistributedContext", "shard_indices", "init_distributed", "scaled_lr", "train", "TRAIN_FILES"]
+__all__ = ["DistributedContext", "shard_indices", "init_distributed", "scaled_lr", "train", "TRAIN_FILES", "fit_torchrun"]
 
 #: What ``visionkit train --out DIR`` writes: the classifier, the training state it resumes from, the
 #: per-epoch log, a summary and the settings a resumed run must share.
@@ -405,3 +410,156 @@ def train(
     finally:
         if ctx is not None:
             ctx.close()
+
+
+# ------------------------------------------------------------------------------ fit_torchrun
+
+#: Prefix of the lines the ranks of :func:`fit_torchrun` address to the user (rank 0's epoch lines).
+_SAY = "visionkit-torchrun: "
+
+
+def _write_images(folder: Path, images: Any) -> None:
+    """Hand ``images`` to the ranks through ``folder``: an array as ``images.npy`` (each rank maps it, no
+    copy per rank), photos of several sizes as one flat ``.npy`` and their shapes, a lazy folder as its paths."""
+    from ..data import ImageFolderSource
+
+    if isinstance(images, ImageFolderSource):
+        desc = dict(paths=images.paths, size=images.size, channels=images.channels, max_pixels=images.max_pixels,
+                    image_shape=list(images.image_shape))
+        (folder / "source.json").write_text(json.dumps(desc))
+    elif isinstance(images, (list, tuple)):
+        arrays = [np.ascontiguousarray(im) for im in images]
+        if not arrays or len({a.ndim for a in arrays}) != 1 or any(a.dtype != np.uint8 for a in arrays):
+            raise VisionkitError(f"images: expected uint8 images of one number of dimensions, got {describe(images)}")
+        np.save(folder / "images-flat.npy", np.concatenate([a.ravel() for a in arrays]))
+        np.save(folder / "images-shapes.npy", np.array([a.shape for a in arrays], dtype=np.int64))
+    else:
+        np.save(folder / "images.npy", np.asarray(images))
+
+
+def _read_images(folder: Path) -> Any:
+    """What :func:`_write_images` wrote, read without copies (memory-mapped) and without pickles."""
+    from ..data import ImageFolderSource
+
+    if (folder / "source.json").is_file():
+        d = json.loads((folder / "source.json").read_text())
+        return ImageFolderSource(d["paths"], size=None if d["size"] is None else tuple(d["size"]), channels=d["channels"],
+                                 max_pixels=d["max_pixels"], _image_shape=tuple(d["image_shape"]))
+    if (folder / "images-flat.npy").is_file():
+        flat = np.load(folder / "images-flat.npy", mmap_mode="r", allow_pickle=False)
+        shapes = np.load(folder / "images-shapes.npy", allow_pickle=False)
+        ends = np.cumsum([int(np.prod(s)) for s in shapes])
+        return [np.asarray(flat[e - int(np.prod(s)):e]).reshape(tuple(s)) for s, e in zip(shapes, ends)]
+    return np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
+
+
+def _torchrun_env(nproc: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
+              "TORCHELASTIC_RUN_ID"):
+        env.pop(k, None)  # a fit_torchrun inside a torchrun process starts a group of its own
+    package_parent = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([package_parent, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    # the machine's cores shared by the ranks (torchrun would set 1 thread and warn)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    return env
+
+
+def fit_torchrun(estimator: Any, images: Any, labels: Any, *, nproc: int, class_names: Sequence[str] | None = None,
+                 workdir: str | os.PathLike | None = None, log: Callable[[str], None] = print) -> Any:
+    """Fit a :class:`~visionkit.deep.DeepClassifier` data-parallel in ``nproc`` processes on this machine.
+
+    What ``visionkit compare --nproc N`` does with each deep run: the training images go once to a
+    private temporary folder (an array as a ``.npy`` that every rank memory-maps; a lazy folder as its
+    file paths), ``torchrun --standalone --nproc-per-node N`` starts the ranks, which train with
+    :func:`visionkit.deep.train.fit` in ``DistributedDataParallel`` (gloo on the CPU, NCCL with one GPU
+    per rank, as ``visionkit train``), rank 0 writes the checkpoint, and ``estimator`` takes the trained
+    weights and fitted attributes from it. The folder is removed afterwards.
+
+    The recipe is the estimator's, unchanged: the global batch stays the recipe's ``B`` (each rank
+    takes ``B // N`` images per step), so the learning rate and the schedule stay as they are and
+    ``N`` processes compute the gradient of one process (batch norm apart: its statistics are each
+    rank's, over ``B // N`` images). Epochs raised by ``min_steps`` are counted with the global batch.
+
+    Parameters
+    ----------
+    estimator : DeepClassifier
+        Unfitted or fitted; refitted in place. Its parameters must be JSON values (they are for every
+        registered method).
+    images : uint8 array (N, H, W, C), list of uint8 arrays, or ImageFolderSource
+    labels : array (N,)
+    nproc : int
+        Processes (ranks); 1 fits in this process.
+    class_names : sequence of str, optional
+        As :meth:`DeepClassifier.fit`.
+    workdir : path, optional
+        Where the temporary folder goes (default the system's temporary folder). It holds a copy of the
+        training images: as large as the array (CIFAR-10: 150 MB), a few MB for a lazy folder.
+    log : callable
+        Receives rank 0's line per epoch.
+
+    Returns
+    -------
+    DeepClassifier
+        ``estimator``, fitted; ``world_size_`` says how many processes trained it.
+
+    Raises
+    ------
+    VisionkitError
+        A bad argument, or the launch failed: the message holds the exit status and the ranks' last lines.
+    """
+    from .estimator import DeepClassifier
+
+    if not isinstance(estimator, DeepClassifier):
+        raise VisionkitError(f"estimator: expected a DeepClassifier (a deep method), got {describe(estimator)}")
+    if isinstance(nproc, bool) or not isinstance(nproc, (int, np.integer)) or nproc < 1:
+        raise VisionkitError(f"nproc: expected an integer >= 1, got {describe(nproc)}")
+    if nproc == 1:
+        estimator.fit(images, labels, class_names=class_names)
+        estimator.world_size_ = 1
+        return estimator
+    y = np.asarray(labels)
+    if y.ndim != 1 or len(y) != len(images):
+        raise VisionkitError(f"labels: expected shape ({len(images)},), got {describe(y)}")
+    params = estimator.get_params()
+    try:
+        job = json.dumps(dict(params=params, class_names=None if class_names is None else [str(c) for c in class_names]))
+    except TypeError as err:
+        raise VisionkitError(f"estimator: its parameters must be JSON values to reach the ranks, got {params!r:.300} ({err})") from None
+    with tempfile.TemporaryDirectory(prefix="visionkit-torchrun-", dir=workdir) as tmp:
+        folder = Path(tmp)
+        _write_images(folder, images)
+        np.save(folder / "labels.npy", y)
+        (folder / "job.json").write_text(job)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(int(nproc)),
+               "-m", "visionkit.deep._torchrun_fit", str(folder)]
+        tail: deque[str] = deque(maxlen=60)
+        proc = subprocess.Popen(cmd, env=_torchrun_env(int(nproc)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
+        try:
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                if line.startswith(_SAY):
+                    log(line[len(_SAY):])
+                else:
+                    tail.append(line)
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:  # interrupted: stop the ranks with us
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if rc != 0 or not (folder / "fit.json").is_file():
+            errors = sorted(folder.glob("error-rank*.txt"))
+            why = errors[0].read_text().strip() if errors else "\n".join(list(tail)[-30:])
+            raise VisionkitError(f"torchrun --nproc-per-node {nproc}: training failed (exit status {rc}): {why}")
+        fitted = DeepClassifier.load(folder / "model", device=estimator.device)
+        extra = json.loads((folder / "fit.json").read_text())
+    for k, v in vars(fitted).items():
+        if k.endswith("_") and not k.startswith("_"):
+            setattr(estimator, k, v)
+    for k, v in extra.items():
+        setattr(estimator, k, v)
+    return estimator

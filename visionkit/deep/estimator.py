@@ -315,7 +315,9 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.mean_, self.std_, self.history_ = result.mean, result.std, result.history
         self.tta_ = config.tta
         self.train_time_s_ = result.train_time_s
-        self.train_steps_ = result.epochs_run * max(1, len(train_idx) // config.batch_size)
+        # optimiser steps: each rank steps through its shard of N // world images, batch_size at a time
+        world = 1 if distributed is None else distributed.world_size
+        self.train_steps_ = result.epochs_run * max(1, (len(train_idx) // world) // config.batch_size)
         self.pretrained_on_ = pretrained.dataset if pretrained is not None else None
         return self
 
