@@ -241,7 +241,7 @@ def cmd_train(args: argparse.Namespace) -> int:
           time_budget_s=_parse_positive(args.time_budget, "--time-budget", float), pretrained=args.pretrained,
           batch_size=_parse_positive(args.batch_size, "--batch-size"), lr=_parse_positive(args.lr, "--lr", float),
           img_size=_parse_positive(args.img_size, "--img-size"), seed=seed[0], device=args.device,
-          download=args.download, progress=not args.no_progress)
+          download=args.download, stream=args.stream, progress=not args.no_progress)
     return 0
 
 
@@ -341,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto",
                    help="auto (default): CUDA when available (NCCL, one GPU per process), else the CPU (gloo)")
     t.add_argument("--download", action="store_true", help="allow downloading a missing data set (torchvision)")
+    t.add_argument("--stream", action="store_true",
+                   help="decode the images batch by batch from their files (folders larger than memory), not all up front")
     t.add_argument("--no-progress", action="store_true", help="no progress bar; the log line of each epoch only")
     t.set_defaults(func=cmd_train)
 

@@ -310,3 +310,25 @@ def test_run_experiment_refuses_a_bad_nproc(tmp_path):
 
     with pytest.raises(VisionkitError, match="nproc: expected an integer >= 1, got 0"):
         run_experiment(load_data("digits"), ["lenet"], out=str(tmp_path), nproc=0, progress=False)
+
+
+def test_train_streams_a_folder_and_gives_the_in_memory_network(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for part, n in (("train", 10), ("test", 4)):
+        for c, shade in (("dark", 60), ("light", 190), ("mid", 120)):
+            (tmp_path / "data" / part / c).mkdir(parents=True)
+            for i in range(n):
+                im = np.clip(rng.normal(shade, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(im).save(tmp_path / "data" / part / c / f"{i}.png")
+    runs = {}
+    for stream in (False, True):
+        out = tmp_path / f"out-{stream}"
+        assert main(["train", "--data", str(tmp_path / "data"), "--model", "lenet5", "--epochs", "2", "--batch-size", "8",
+                     "--device", "cpu", "--no-progress", "--out", str(out)] + (["--stream"] if stream else [])) == 0
+        runs[stream] = (json.loads((out / "summary.json").read_text()), DeepClassifier.load(out / "model", device="cpu"))
+        assert ("streamed from disk" in capsys.readouterr().out) == stream
+    assert runs[True][0]["test_accuracy"] == runs[False][0]["test_accuracy"]
+    for a, b in zip(runs[True][1].model_.state_dict().values(), runs[False][1].model_.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -280,6 +280,7 @@ def train(
     seed: int = 0,
     device: str = "auto",
     download: bool = False,
+    stream: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -312,6 +313,10 @@ def train(
     device : {"auto", "cpu", "cuda"}
     download : bool
         Allow a missing data set to be downloaded (by rank 0 of each machine).
+    stream : bool
+        For image folders larger than memory: list the files and decode each batch on demand in
+        DataLoader workers (:func:`visionkit.bench.load_data` with ``stream=True``), so no rank holds the
+        data set; the same pixels, and the same network, as the in-memory path.
     progress : bool
         A progress bar (rank 0 only).
     log : callable
@@ -348,11 +353,11 @@ def train(
         # the first process of each machine decodes (and caches) the data before the others read it
         first_here = ctx is None or ctx.local_rank == 0
         if first_here:
-            split = load_data(data, download=download)
+            split = load_data(data, download=download, stream=stream)
         if ctx is not None:
             ctx.barrier()
         if not first_here:
-            split = load_data(data)
+            split = load_data(data, stream=stream)
         recipe_batch = int(spec.recipe.get("batch_size", 128))
         recipe_lr = float(spec.recipe.get("lr", 0.05))
         per_rank = int(batch_size or recipe_batch)
@@ -368,7 +373,8 @@ def train(
         _check_run(files["run"], settings, state_here)
         if is_main:
             atomic_write(files["run"], lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=2)))
-        say(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes; "
+        say(f"data {split.name}: {len(split.train)} train / {len(split.test)} test images, {len(split.classes)} classes"
+            f"{', streamed from disk' if stream else ''}; "
             f"{model}, {world} process{'es' if world > 1 else ''} ({'gloo' if ctx is None or ctx.backend == 'gloo' else 'nccl'}"
             f"{'' if ctx is not None else ', none needed'}) x batch {per_rank} = {per_rank * world} images per step, "
             f"lr {peak_lr:.4g}" + ("" if lr is not None else f" (recipe {recipe_lr:g} at batch {recipe_batch}, scaled linearly)")
