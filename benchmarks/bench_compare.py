@@ -65,7 +65,8 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--verbose", action="store_true", help="bars and a log line per epoch inside each run, even off a terminal")
     ap.add_argument("--params", default=None,
-                    help='JSON {method: {param: value}} overriding the preset\'s, e.g. \'{"resnet": {"epochs": 20}}\'')
+                    help='JSON {method: {param: value}}, each method\'s merged over the preset\'s parameters of that method, '
+                         'e.g. \'{"resnet": {"epochs": 20}}\'')
     args = ap.parse_args()
 
     preset = PRESETS[args.data]
@@ -81,7 +82,8 @@ def main() -> None:
             ap.error(f"--params: expected a JSON object {{method: {{param: value}}}}, got {args.params!r} ({exc})")
         if not isinstance(extra, dict) or not all(isinstance(v, dict) for v in extra.values()):
             ap.error(f"--params: expected a JSON object {{method: {{param: value}}}}, got {args.params!r}")
-        params.update(extra)
+        for method, values in extra.items():  # merged: {"C": 0.002} keeps the preset's size, J, ...
+            params[method] = {**params.get(method, {}), **values}
     out = args.out or f"out/bench_compare/{args.data}"
     print("command:", " ".join(sys.argv))
     print("environment:", environment())
