@@ -115,32 +115,38 @@ def test_resume_gives_the_same_weights(tmp_path):
 
 
 # Recorded on main (4f1624c, before fit was split into prepare / epoch / end-of-epoch) with torch 2.14.1 on an
-# AVX512 CPU, one thread: a refactor of the loop must give these very bits. Another torch or CPU may round
-# differently, so there only the losses are compared, to a tolerance.
+# AVX512 CPU, one thread: a refactor of the loop must give these losses. Another CPU rounds differently even
+# with the same capability string (an AMX Xeon: 1.6e-8 relative), so they are compared to 1e-6 on AVX512
+# and 1e-3 elsewhere; bit-for-bit equality is checked between two runs in one process.
 _FINGERPRINT_PLATFORM = ("2.14.1", "AVX512")
-_FINGERPRINT_WEIGHTS = "a6fa1b82f4a071d6bfff0dfd8c6c5d1b07f923eb733ba83bfea19ee9d62cd093"
 _FINGERPRINT_LOSSES = [0.6049094398816427, 0.2180759608745575, 0.22380528350671133]
 
 
 def test_fixed_seed_fit_matches_the_recorded_weights():
+    """Same seed, same bits within a machine; the recorded losses to float tolerance across machines.
+
+    Bitwise equality with a recording made on another machine does not hold even for the same
+    ``get_cpu_capability()``: two AVX-512 Xeons (with and without AMX / AVX512-BF16) pick different
+    oneDNN kernels and differ at 1.6e-8 relative, so the recording is checked to 1e-6 there.
+    """
     import hashlib
 
-    x, y = _toy(48, 32)
-    cfg = TrainConfig(epochs=3, batch_size=16, optimizer="adamw", lr=3e-3, augment="strong", lookahead=True,
-                      label_smoothing=0.1, tta=2, seed=11, amp=False)
-    model = create_model("lenet5", num_classes=2, img_size=32, seed=0)
-    res = fit(model, x, y, cfg, val=(x, y))
-    losses = [r["train_loss"] for r in res.history]
-    digest = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
-        digest.update(k.encode())
-        digest.update(v.contiguous().numpy().tobytes())
+    def run():
+        x, y = _toy(48, 32)
+        cfg = TrainConfig(epochs=3, batch_size=16, optimizer="adamw", lr=3e-3, augment="strong", lookahead=True,
+                          label_smoothing=0.1, tta=2, seed=11, amp=False)
+        model = create_model("lenet5", num_classes=2, img_size=32, seed=0)
+        res = fit(model, x, y, cfg, val=(x, y))
+        digest = hashlib.sha256()
+        for k, v in sorted(model.state_dict().items()):
+            digest.update(k.encode())
+            digest.update(v.contiguous().numpy().tobytes())
+        return [r["train_loss"] for r in res.history], digest.hexdigest()
+
+    (losses, digest), (losses2, digest2) = run(), run()
+    assert losses == losses2 and digest == digest2
     platform = (torch.__version__.split("+")[0], torch.backends.cpu.get_cpu_capability())
-    if platform == _FINGERPRINT_PLATFORM:
-        assert losses == _FINGERPRINT_LOSSES
-        assert digest.hexdigest() == _FINGERPRINT_WEIGHTS
-    else:
-        assert losses == pytest.approx(_FINGERPRINT_LOSSES, rel=1e-3)
+    assert losses == pytest.approx(_FINGERPRINT_LOSSES, rel=1e-6 if platform == _FINGERPRINT_PLATFORM else 1e-3)
 
 
 def test_train_state_round_trip_and_refusals(tmp_path):
