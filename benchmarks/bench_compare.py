@@ -44,11 +44,11 @@ PRESETS = {
                               "fisher-svm": {"n_jobs": 2}, "vlad-svm": {"n_jobs": 2},
                               # fine-tuning at 224 px trains at ~12 images/s on 2 CPU cores (bf16), at 160 px ~35
                               "pretrained-finetune": {"img_size": 160},
-                              # photos resized to 128 x 128, J=4 (8 x 8 maps), YUV: 80,064 features; batches of 32
-                              # (~35 MB of intermediates an image: 256 at a time peaked at 9.9 GB, 32 at 2.1 GB);
-                              # C = 0.002: the CIFAR value scaled to ~2,900 training photos
-                              "scattering-svm": {"size": (128, 128), "J": 4, "L": 8, "channels": "yuv", "batch_size": 32,
-                                                 "C": 0.002, "progress": True}}},
+                              # photos resized to 128 x 128, J=4 (8 x 8 maps), YUV: 80,064 features (the transform cuts
+                              # its batches to 30 photos here, 1 GiB of maps: scattering_batch); C = 0.002: the CIFAR
+                              # value scaled to ~2,900 training photos
+                              "scattering-svm": {"size": (128, 128), "J": 4, "L": 8, "channels": "yuv", "C": 0.002,
+                                                 "progress": True}}},
     "fashion-mnist": {"folder": "FashionMNIST", "kind": "fashion-mnist", "size": None,
                       "methods": "hog-svm,resnet,pretrained-features-svm",
                       "per_class": "10,100,all",

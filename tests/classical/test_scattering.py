@@ -344,3 +344,28 @@ def test_scattering_svm_method_on_digits():
     assert m.transform(d.images[:3]).shape == (3, scattering_channels(2, 8) * 4 * 4)
     mirrored = registry.create("scattering-svm", size=(16, 16), J=1, mirror=True, C=0.05).fit(d.images[:100], d.labels[:100])
     assert mirrored.predict(d.images[:5]).shape == (5,)
+
+
+def test_batches_are_cut_to_the_memory_budget_with_the_same_coefficients(monkeypatch):
+    import visionkit.classical.scattering as S
+
+    # photos at 128 px, J=4: ~35 MB of maps an image, so ~30 to a 1 GiB batch; CIFAR's 32 px keep 256
+    assert S.scattering_batch(256, size=(128, 128), J=4, L=8, n_channels=3) == 30
+    assert S.scattering_batch(256, size=(32, 32), J=2, L=8, n_channels=3) == 256
+    assert S.scattering_batch(256, size=(128, 128), J=4, L=8, n_channels=3, itemsize=8) == 15
+    assert S.scattering_batch(8, size=(4096, 4096), J=6, L=8, n_channels=3) == 1
+    # a budget of two images' maps gives batches of 2, 2 and 1, and the same coefficients
+    two = int(2 * 35e6 * (32 * 32 / 128**2) * (16 / 32)) + 1
+    assert S.scattering_batch(256, size=(32, 32), J=2, L=8, n_channels=3, budget=two) == 2
+    x = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    f = S.ScatteringFeatures(J=2, batch_size=256).fit(x)
+    whole = f.transform(x)
+    seen, original = [], S.scattering_batch
+
+    def small(batch_size, **kw):
+        seen.append(original(batch_size, budget=two, **kw))
+        return seen[-1]
+
+    monkeypatch.setattr(S, "scattering_batch", small)
+    np.testing.assert_array_equal(f.transform(x), whole)
+    assert seen == [2]

@@ -41,7 +41,7 @@ _LAZY_MODULES = {
     "preprocessing": ("as_image_list", "transform_in_chunks", "STREAM_CHUNK", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler",
                       "mirror_images", "MirrorAugmented"),
     "fisher": ("DiagonalGMM", "gmm_posteriors", "fisher_vector", "fisher_encode", "FisherVectors"),
-    "scattering": ("gabor_2d", "morlet_2d", "scattering_filter_bank", "scattering_padding", "scattering_channels", "scattering_paths", "scattering2d", "Scattering2D", "ScatteringFeatures", "rgb_to_yuv"),
+    "scattering": ("gabor_2d", "morlet_2d", "scattering_filter_bank", "scattering_padding", "scattering_channels", "scattering_batch", "SCATTERING_BATCH_BYTES", "scattering_paths", "scattering2d", "Scattering2D", "ScatteringFeatures", "rgb_to_yuv"),
     "methods": ("MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm",
                 "make_kmeans_svm", "make_scattering_svm", "make_fisher_svm"),
 }
