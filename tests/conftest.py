@@ -49,3 +49,24 @@ def two_classes(n=6, size=48):
     imgs = [np.repeat(((0.5 + 0.5 * np.sin((yy if k % 2 else xx) / 2 + rng.uniform(0, 6))) * 255).astype(np.uint8)[..., None], 3, 2)
             for k in range(2 * n)]
     return np.stack(imgs), np.arange(2 * n) % 2
+
+
+def shaded_folder(root, counts, *, side, std, ext="jpg", **save):
+    """An ImageFolder of noisy grey-ish squares, three classes told apart by brightness (dark 60, light 190, mid 120).
+
+    ``counts`` maps each split folder to its images per class (``{"train": 10, "test": 4}``; ``{"": 8}``
+    for class folders directly under ``root``); ``side`` x ``side`` x 3 pixels of N(shade, ``std``),
+    drawn from one seeded generator in split, class, image order; ``save`` goes to ``Image.save``.
+    """
+    from pathlib import Path
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for part, n in counts.items():
+        for c, shade in (("dark", 60), ("light", 190), ("mid", 120)):
+            (Path(root) / part / c).mkdir(parents=True)
+            for i in range(n):
+                im = np.clip(rng.normal(shade, std, (side, side, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(im).save(Path(root) / part / c / f"{i}.{ext}", **save)
+    return Path(root)

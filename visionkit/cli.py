@@ -179,11 +179,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_executor_options(args.executor, workers=workers, address=args.address)
     nproc = _parse_positive(args.nproc, "--nproc") or 1
     if nproc > 1:
-        from .deep import DeepClassifier
+        from .bench.runner import network_methods
 
-        # which methods the processes serve: the networks (a DeepClassifier); said before any work
-        networks = [m for m in registry.list_methods() if registry.get_spec(m).family != "classical"
-                    and isinstance(registry.create(m), DeepClassifier)]
+        # which methods the processes serve: the networks; said before any work
+        networks = network_methods()
         nets = [m for m in methods if m in networks]
         if not nets:
             raise VisionkitError(f"--nproc {nproc}: trains networks data-parallel, but none of --methods "

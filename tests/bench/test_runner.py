@@ -130,13 +130,9 @@ def test_streamed_folder_gives_the_in_memory_records(tmp_path):
     """hog-svm and pixels-svm on a folder decoded on demand: the same predictions, to the last digit, as in memory."""
     from visionkit.bench.runner import RunTask, run_one
 
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 12), ("test", 5)):
-        for c, shade in (("dark", 60), ("light", 190), ("mid", 120)):
-            (tmp_path / "f" / split / c).mkdir(parents=True)
-            for i in range(n):
-                im = np.clip(rng.normal(shade, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(im).save(tmp_path / "f" / split / c / f"{i}.jpg", quality=80)
+    from tests.conftest import shaded_folder
+
+    shaded_folder(tmp_path / "f", {"train": 12, "test": 5}, side=32, std=40, quality=80)
     eager = load_data(str(tmp_path / "f"))
     lazy = load_data(str(tmp_path / "f"), stream=True)
     for method in ("hog-svm", "pixels-svm"):

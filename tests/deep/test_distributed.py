@@ -313,15 +313,9 @@ def test_run_experiment_refuses_a_bad_nproc(tmp_path):
 
 
 def test_train_streams_a_folder_and_gives_the_in_memory_network(tmp_path, capsys):
-    from PIL import Image
+    from tests.conftest import shaded_folder
 
-    rng = np.random.default_rng(0)
-    for part, n in (("train", 10), ("test", 4)):
-        for c, shade in (("dark", 60), ("light", 190), ("mid", 120)):
-            (tmp_path / "data" / part / c).mkdir(parents=True)
-            for i in range(n):
-                im = np.clip(rng.normal(shade, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(im).save(tmp_path / "data" / part / c / f"{i}.png")
+    shaded_folder(tmp_path / "data", {"train": 10, "test": 4}, side=16, std=30, ext="png")
     runs = {}
     for stream in (False, True):
         out = tmp_path / f"out-{stream}"

@@ -208,16 +208,11 @@ def test_registered_methods_use_the_photo_recipe_unless_told_otherwise():
 def test_streamed_folder_trains_and_predicts_through_dataloader_workers(tmp_path):
     """A folder decoded on demand: batches in the seeded permutation's order, so the same seed gives the same
     network with 0 or 1 DataLoader workers, and the network the in-memory images give."""
-    from PIL import Image
-
+    from tests.conftest import shaded_folder
     from visionkit.data import load_image_folder
     from visionkit.deep.train import StreamedImages
 
-    rng = np.random.default_rng(0)
-    for c, shade in (("dark", 60), ("light", 190), ("mid", 120)):
-        (tmp_path / c).mkdir()
-        for i in range(8):
-            Image.fromarray(np.clip(rng.normal(shade, 30, (20, 20, 3)), 0, 255).astype(np.uint8)).save(tmp_path / c / f"{i}.jpg")
+    shaded_folder(tmp_path, {"": 8}, side=20, std=30)
     eager, lazy = load_image_folder(tmp_path), load_image_folder(tmp_path, lazy=True)
     opts = dict(img_size=32, epochs=2, batch_size=8, device="cpu", random_state=3, train_options={"amp": False})
     logits = {}

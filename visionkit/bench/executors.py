@@ -205,7 +205,7 @@ class DaskExecutor:
             workers = self.client.scheduler_info().get("workers", {}).values()
             self._has_gpu_workers = any((w.get("resources") or {}).get("GPU") for w in workers)
         if self._has_gpu_workers and registry.get_spec(task.base["method"]).family != "classical":
-            return {"GPU": max(1, int(getattr(task, "nproc", 1)))}
+            return {"GPU": max(1, task.nproc)}
         return None
 
     def close(self) -> None:

@@ -66,13 +66,21 @@ def count_size(method: Any, sample: np.ndarray | list) -> dict:
     return {}
 
 
-def _world_size(method: Any, nproc: int) -> int:
-    """How many processes train ``method``: ``nproc`` for a network (DeepClassifier), 1 for anything else."""
-    if nproc <= 1:
-        return 1
+def _is_network(method: Any) -> bool:
+    """Whether ``nproc`` processes can train ``method`` (``fit_torchrun``): a :class:`~visionkit.deep.DeepClassifier`."""
     from ..deep.estimator import DeepClassifier
 
-    return int(nproc) if isinstance(method, DeepClassifier) else 1
+    return isinstance(method, DeepClassifier)
+
+
+def network_methods() -> list[str]:
+    """The registered methods that ``visionkit compare --nproc`` trains data-parallel (the networks)."""
+    return [m for m in registry.list_methods() if _is_network(registry.create(m))]
+
+
+def _world_size(method: Any, nproc: int) -> int:
+    """How many processes train ``method``: ``nproc`` for a network, 1 for anything else."""
+    return int(nproc) if nproc > 1 and _is_network(method) else 1
 
 
 def _perturb_any(images, kind, strength, seed):

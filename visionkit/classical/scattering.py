@@ -398,7 +398,6 @@ class Scattering2D(nn.Module):
 
 
 # ------------------------------------------------------------------- scikit-learn transformer
-#: RGB -> YUV (BT.601), as Oyallon & Mallat (2015) scatter the luminance and the two colour differences
 #: Upper bound on the intermediate maps of one :class:`ScatteringFeatures` batch: ``batch_size`` is cut
 #: so that a batch stays under it (photos at 128 px and J = 4 take ~35 MB an image; 256 of them peaked at
 #: 9.9 GB, 32 at 2.1 GB). The coefficients do not depend on the batch.
@@ -416,6 +415,7 @@ def scattering_batch(batch_size: int, *, size: tuple[int, int], J: int, L: int, 
     return int(max(1, min(int(batch_size), budget // max(per_image, 1.0))))
 
 
+#: RGB -> YUV (BT.601), as Oyallon & Mallat (2015) scatter the luminance and the two colour differences
 _YUV = np.array([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]], np.float32)
 
 

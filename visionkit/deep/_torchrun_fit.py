@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
 
 
 def _run(folder: Path) -> int:
+    from .._atomic import atomic_write
     from .distributed import _SAY, _log_line, _read_images, init_distributed
     from .estimator import DeepClassifier
 
@@ -65,9 +66,7 @@ def _run(folder: Path) -> int:
                          pretrained_on_=est.pretrained_on_)
             if hasattr(est, "probe_train_accuracy_"):
                 extra["probe_train_accuracy_"] = est.probe_train_accuracy_
-            tmp = folder / "fit.json.tmp"
-            tmp.write_text(json.dumps(extra))
-            tmp.replace(folder / "fit.json")
+            atomic_write(folder / "fit.json", json.dumps(extra))
         if ctx is not None:
             ctx.barrier()
         return 0

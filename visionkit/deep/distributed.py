@@ -33,7 +33,6 @@ generator state resumes all of them), applied to different images.
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -454,8 +453,8 @@ def _read_images(folder: Path) -> Any:
     if (folder / "images-flat.npy").is_file():
         flat = np.load(folder / "images-flat.npy", mmap_mode="r", allow_pickle=False)
         shapes = np.load(folder / "images-shapes.npy", allow_pickle=False)
-        ends = np.cumsum([int(np.prod(s)) for s in shapes])
-        return [np.asarray(flat[e - int(np.prod(s)):e]).reshape(tuple(s)) for s, e in zip(shapes, ends)]
+        ends = np.cumsum(shapes.prod(axis=1))
+        return [np.asarray(flat[end - shape.prod():end]).reshape(tuple(shape)) for shape, end in zip(shapes, ends)]
     return np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
 
 
