@@ -83,6 +83,7 @@ def main() -> None:
 
     from visionkit.bench.specs import load_data
     from visionkit.classical import make_kmeans_svm, make_scattering_svm
+    from visionkit.classical.stacking import column_moments, principal_axes
     from visionkit.classical.svm import LinearSVM
 
     torch.set_num_threads(2)
@@ -133,9 +134,10 @@ def main() -> None:
     ratio = np.sqrt(cf.shape[1] / sf.shape[1])  # from the full width: a projection keeps the block's scale
     if args.scattering_pca:
         t0 = time.perf_counter()
-        _, S, V = torch.svd_lowrank(torch.from_numpy(sf), q=args.scattering_pca, niter=3)
-        kept = float((S.double() ** 2).sum()) / float((sf.astype(np.float64) ** 2).sum())
-        sf, sv = sf @ V.numpy(), sv @ V.numpy()
+        # the axes of kmeans-scattering-svm (visionkit.classical.stacking), seeded: same run, same axes
+        V, var = principal_axes(sf, args.scattering_pca, random_state=0)
+        kept = float(var.sum()) / float(column_moments(sf)[1].sum() * len(sf) / (len(sf) - 1))
+        sf, sv = sf @ V.T, sv @ V.T
         times["scattering_pca_s"] = time.perf_counter() - t0
         print(f"scattering PCA to {args.scattering_pca}: {kept:.3f} of the variance kept, {times['scattering_pca_s']:.0f} s",
               flush=True)

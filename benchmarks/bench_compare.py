@@ -31,7 +31,10 @@ PRESETS = {
                 "params": {"kmeans-svm": {"n_jobs": 2}, "bovw-svm": {"n_jobs": 2},
                            # scattering on YUV, J=2 (8 x 8 maps), L=8, order 2, log: 15,552 features; C chosen on a
                            # validation split of the training images (12,000 / 3,000: 0.0005), scaled to 50,000 (README)
-                           "scattering-svm": {"J": 2, "L": 8, "channels": "yuv", "normalize": "log", "C": 0.00012, "progress": True}}},
+                           "scattering-svm": {"J": 2, "L": 8, "channels": "yuv", "normalize": "log", "C": 0.00012, "progress": True},
+                           # Coates + scattering (2,048 principal axes), mirrors: C and the weight chosen on the
+                           # 20,000 / 5,000 split of bench_cifar_combined.py (README)
+                           "kmeans-scattering-svm": {"n_jobs": 2, "progress": True}}},
     "caltech101": {"folder": "caltech101", "size": None,
                    "methods": "hog-svm,bovw-svm,harris-bovw-svm,fisher-svm,vlad-svm,resnet,cnn-features-svm,pretrained-features-svm,"
                               "pretrained-finetune",

@@ -8,7 +8,8 @@ on as few as one row). scikit-learn itself
 skips 6 of them here for the environment, not for these estimators: 4 ``check_array_api_input``
 variants ("SCIPY_ARRAY_API is not set") and 2 pandas checks ("pandas is not installed").
 
-``BagOfVisualWords``, ``ImagePreprocessor``, ``PixelFeatures`` and ``HOGFeatures`` take *images*
+``BagOfVisualWords``, ``ImagePreprocessor``, ``PixelFeatures``, ``HOGFeatures``, ``ReducedFeatures`` and
+``FeatureStack`` take *images*
 (an (N, H, W[, C]) array or a list of images of any size), not the 2-D numeric tables the checks
 generate; they declare it with the tags ``input_tags.two_d_array = False`` and
 ``three_d_array = True``, and scikit-learn then skips every data-based check
@@ -31,8 +32,10 @@ from visionkit.classical import (
     ImagePreprocessor,
     LinearSVM,
     PixelFeatures,
+    FeatureStack,
     PowerNormalizer,
     RBFNystroem,
+    ReducedFeatures,
     ZCAWhitening,
 )
 
@@ -46,7 +49,8 @@ def test_sklearn_conformance(estimator, check):
 
 @pytest.mark.parametrize(
     "est",
-    [BagOfVisualWords(descriptor="patches", n_words=4), ImagePreprocessor(), PixelFeatures(), HOGFeatures()],
+    [BagOfVisualWords(descriptor="patches", n_words=4), ImagePreprocessor(), PixelFeatures(), HOGFeatures(),
+     ReducedFeatures(PixelFeatures(), n_components=4), FeatureStack([("a", PixelFeatures()), ("b", HOGFeatures())])],
     ids=lambda e: type(e).__name__,
 )
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")

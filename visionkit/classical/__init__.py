@@ -11,6 +11,9 @@ patches           Coates et al.'s normalised raw patches and ``ZCAWhitening``
 bovw              bag of visual words: vocabulary, encodings, ``BagOfVisualWords``
 svm               ``LinearSVM``, ``Chi2SVC`` and the Hellinger map ``PowerNormalizer``
 preprocessing     harness images to one form, pixels, the chunked scaler, mirroring
+fisher            Fisher vectors, VLAD and the diagonal GMM
+scattering        the 2-D scattering transform and ``ScatteringFeatures``
+stacking          ``ReducedFeatures`` (PCA chunk by chunk) and ``FeatureStack`` (blocks side by side)
 methods           the registered harness methods (``pixels-svm``, ``hog-svm``, ...)
 ================  ===================================================================================
 
@@ -42,8 +45,9 @@ _LAZY_MODULES = {
                       "mirror_images", "MirrorAugmented"),
     "fisher": ("DiagonalGMM", "gmm_posteriors", "fisher_vector", "fisher_encode", "FisherVectors"),
     "scattering": ("gabor_2d", "morlet_2d", "scattering_filter_bank", "scattering_padding", "scattering_channels", "scattering_batch", "SCATTERING_BATCH_BYTES", "scattering_paths", "scattering2d", "Scattering2D", "ScatteringFeatures", "rgb_to_yuv"),
+    "stacking": ("principal_axes", "column_moments", "block_factor", "ReducedFeatures", "FeatureStack"),
     "methods": ("MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm",
-                "make_kmeans_svm", "make_scattering_svm", "make_fisher_svm"),
+                "make_kmeans_svm", "make_scattering_svm", "make_fisher_svm", "make_kmeans_scattering_svm"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
