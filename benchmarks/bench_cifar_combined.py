@@ -24,6 +24,15 @@ Measured (2026-12-06, an idle 2-core Xeon; defaults): Coates 69.26 % (C = 0.005)
 71.64 % (488 s for that SVM: 21,952 features); features 226 s (Coates) and 107 s (scattering).
 With ``--scattering-pca 2048 --skip-alone --weights 0.5 --Cs 0.0025`` (96.4 % of the block's variance
 kept, 75 s): 70.78 % in 128 s on 8,448 features.
+
+The C of ``kmeans-scattering-svm`` (2026-12-06, same split, 2,048 axes; the first rows with torch's
+unseeded ``svd_lowrank``, so +-0.2 between runs): w = 0.5: 71.70 % at C = 0.0001, **72.64 %** at 0.0002,
+72.38 % at 0.0004, 71.8-72.0 % at 0.001, 70.78 % at 0.0025; w = 0.75: 72.06, 72.36, 72.36, 71.14 % at
+0.0001, 0.0002, 0.0004, 0.001. Coates alone: 68.96, 69.52, 69.26 % at C = 0.001, 0.002, 0.005; the
+scattering block alone (2,048 axes) 67.26 % at 0.0002. With 4,096 axes (98.7 % of the variance, 207 s
+with ``principal_axes``): 72.56 % at C = 0.0002, no better than 2,048.
+``python benchmarks/bench_cifar_combined.py --scattering-pca 2048 --weights 0.5,0.75 --Cs 0.0001,0.0002
+--coates-Cs 0.001,0.002 --scattering-Cs 0.0002`` (about 9 minutes with the features cached).
 """
 
 from __future__ import annotations
