@@ -386,6 +386,8 @@ register(
     family="classical",
     description="2-D scattering transform (Morlet wavelets, modulus, averaging; YUV, J=2, L=8, order 2), log, standardised, linear SVM",
 )
+
+
 def make_kmeans_scattering_svm(
     *,
     n_words: int = 1600,

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.extmath import randomized_svd
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from .._progress import progress_bar
 from .._validate import VisionkitError, check_positive, describe
-from .preprocessing import _ImageInput, as_image_list
+from .preprocessing import ChunkedStandardScaler, _ImageInput, as_image_list
 
 __all__ = ["principal_axes", "column_moments", "block_factor", "ReducedFeatures", "FeatureStack"]
 
@@ -67,7 +67,7 @@ def principal_axes(F: np.ndarray, n_components: int, *, n_iter: int = 4, random_
     k = check_positive(n_components, "n_components", integer=True)
     if k > min(n, d):
         raise VisionkitError(f"n_components: expected at most min(n, d) = {min(n, d)} for F of shape {F.shape}, got {k}")
-    _, S, Vt = randomized_svd(F, k, n_iter=n_iter, random_state=check_random_state(_legacy_seed(random_state)))
+    _, S, Vt = randomized_svd(F, k, n_iter=n_iter, random_state=_legacy_seed(random_state))
     return Vt.astype(F.dtype, copy=False), S.astype(np.float64) ** 2 / max(n - 1, 1)
 
 
@@ -75,7 +75,8 @@ def column_moments(F: np.ndarray, *, chunk_size: int = 4096) -> tuple[np.ndarray
     """Mean and variance (ddof 0) of each column, in float64, ``chunk_size`` rows at a time.
 
     ``F.var(axis=0, dtype=np.float64)`` makes a float64 copy of the whole matrix (5.1 GB for
-    100,000 x 6,400 float32); this holds one chunk's.
+    100,000 x 6,400 float32); this holds one chunk's (the statistics of
+    :class:`~visionkit.classical.preprocessing.ChunkedStandardScaler`).
 
     >>> column_moments(np.array([[1.0, 2.0], [3.0, 2.0]], dtype=np.float32))
     (array([2., 2.]), array([1., 0.]))
@@ -83,17 +84,8 @@ def column_moments(F: np.ndarray, *, chunk_size: int = 4096) -> tuple[np.ndarray
     F = np.asarray(F)
     if F.ndim != 2 or len(F) == 0:
         raise VisionkitError(f"F: expected a 2-D array with at least one row, got {describe(F)}")
-    step = check_positive(chunk_size, "chunk_size", integer=True)
-    n = len(F)
-    mean = np.zeros(F.shape[1])
-    for i in range(0, n, step):
-        mean += F[i:i + step].sum(axis=0, dtype=np.float64)
-    mean /= n
-    var = np.zeros(F.shape[1])
-    for i in range(0, n, step):
-        d = F[i:i + step].astype(np.float64) - mean
-        var += np.einsum("ij,ij->j", d, d)
-    return mean, var / n
+    scaler = ChunkedStandardScaler(chunk_size=chunk_size).fit(F)  # scikit-learn's running statistics, per chunk
+    return scaler.mean_, scaler.var_
 
 
 def _legacy_seed(random_state: Any) -> Any:
@@ -148,6 +140,23 @@ def _check_2d(F: Any, name: str, n: int) -> np.ndarray:
     if F.ndim != 2 or F.shape[0] != n:
         raise VisionkitError(f"{name}: expected its transform to give a 2-D array with one row per image ({n}), got {describe(F)}")
     return F
+
+
+def _features(est: Any, images: Any, name: str, width: int) -> np.ndarray:
+    """``est.transform(images)``, checked: one row per image and ``width`` columns, as when fitted."""
+    F = _check_2d(est.transform(images), name, len(images))
+    if F.shape[1] != width:
+        raise VisionkitError(f"{name}: expected {width} features per image (as when fitted), got {F.shape[1]}")
+    return F
+
+
+def _fill(out: np.ndarray, fn: Any, images: Any, *, step: int, cols: slice = slice(None), rows: np.ndarray | None = None,
+          desc: str = "features", force: bool | None = None) -> None:
+    """Write ``fn(chunk)`` for each chunk of ``step`` images into ``out[rows, cols]`` (rows: the chunk's, or ``rows[...]``)."""
+    starts = range(0, len(images), step)
+    for i in progress_bar(starts, desc=desc, total=len(starts), unit="chunk", force=force):
+        F = fn(images[i:i + step])
+        out[slice(i, i + len(F)) if rows is None else rows[i:i + len(F)], cols] = F
 
 
 class ReducedFeatures(_ImageInput, TransformerMixin, BaseEstimator):
@@ -263,17 +272,14 @@ class ReducedFeatures(_ImageInput, TransformerMixin, BaseEstimator):
 
     def _transform_into(self, images: Any, out: np.ndarray, rows: np.ndarray | None = None) -> None:
         mean, scale = self.mean_.astype(np.float32), self.scale_.astype(np.float32)
-        step = int(self.chunk_size)
-        starts = range(0, len(images), step)
-        for i in progress_bar(starts, desc="reduced features", total=len(starts), unit="chunk", force=self.progress or None):
-            F = _check_2d(self.transformer_.transform(images[i:i + step]), "transformer", len(images[i:i + step]))
-            if F.shape[1] != len(mean):
-                raise VisionkitError(f"transformer: expected {len(mean)} features per image (as when fitted), got {F.shape[1]}")
-            F = F.astype(np.float32, copy=False)
+
+        def project(chunk: Any) -> np.ndarray:
+            F = _features(self.transformer_, chunk, "transformer", len(mean)).astype(np.float32, copy=False)
             F -= mean
             F /= scale
-            target = slice(i, i + len(F)) if rows is None else rows[i:i + len(F)]
-            out[target] = F @ self.components_.T
+            return F @ self.components_.T
+
+        _fill(out, project, images, step=int(self.chunk_size), rows=rows, desc="reduced features", force=self.progress or None)
 
 
 class FeatureStack(_ImageInput, TransformerMixin, BaseEstimator):
@@ -396,13 +402,8 @@ class FeatureStack(_ImageInput, TransformerMixin, BaseEstimator):
         return out
 
     def _transform_block(self, est: Any, images: Any, out: np.ndarray, cols: slice, name: str) -> None:
-        step = int(self.chunk_size)
-        width = cols.stop - cols.start
-        for i in range(0, len(images), step):
-            F = _check_2d(est.transform(images[i:i + step]), f"blocks[{name!r}]", len(images[i:i + step]))
-            if F.shape[1] != width:
-                raise VisionkitError(f"blocks[{name!r}]: expected {width} features per image (as when fitted), got {F.shape[1]}")
-            out[i:i + len(F), cols] = F
+        _fill(out, lambda chunk: _features(est, chunk, f"blocks[{name!r}]", cols.stop - cols.start), images,
+              step=int(self.chunk_size), cols=cols, desc=f"block {name}")
 
     def transform(self, X: Any) -> np.ndarray:
         """The stacked features of ``X``, each block scaled as when fitted; shape (n, n_features_out_), float32."""
