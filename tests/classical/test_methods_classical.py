@@ -107,3 +107,23 @@ def test_scattering_svm_rbf_kernel_option():
     np.testing.assert_array_equal(again.decision_function(X), pipe.decision_function(X))
     with pytest.raises(VisionkitError, match="'linear' or 'rbf'"):
         make_scattering_svm(kernel="poly")
+
+
+def test_kmeans_svm_power_is_the_square_root_of_the_pooled_codes(digits):
+    """power=0.5 square-roots each pooled triangle code (non-negative) before the standardisation; the words
+    are the same (the power law comes after the vocabulary)."""
+    from sklearn.pipeline import Pipeline
+
+    from visionkit import VisionkitError
+
+    Xtr, ytr, Xte, _ = digits
+    tiny = {"n_words": 16, "size": (12, 12), "max_descriptors": 3000, "random_state": 1}
+    plain = Pipeline(make_kmeans_svm(**tiny).steps[:2]).fit(Xtr)
+    rooted = Pipeline(make_kmeans_svm(power=0.5, **tiny).steps[:2]).fit(Xtr)
+    a, b = plain.transform(Xte[:20]), rooted.transform(Xte[:20])
+    assert a.min() >= 0 and (a > 0).mean() > 0.5
+    np.testing.assert_allclose(b, np.sqrt(a), rtol=1e-5, atol=1e-7)
+    m = make_kmeans_svm(power=0.5, **tiny).fit(Xtr, ytr)
+    assert m.transform(Xte[:5]).shape == (5, 4 * 16)
+    with pytest.raises(VisionkitError, match="power"):
+        make_kmeans_svm(power=-1.0, **tiny).fit(Xtr, ytr)
