@@ -34,9 +34,11 @@ with ``principal_axes``): 72.56 % at C = 0.0002, no better than 2,048.
 ``python benchmarks/bench_cifar_combined.py --scattering-pca 2048 --weights 0.5,0.75 --Cs 0.0001,0.0002
 --coates-Cs 0.001,0.002 --scattering-Cs 0.0002`` (about 9 minutes with the features cached).
 
+An empty list (``--weights ""``, ``--scattering-Cs ""``) skips those rows.
 ``--coates-power 0.5`` square-roots the Coates features (non-negative pooled triangle codes) before they
 are standardised, the power law of Fisher vectors (2026-12-06, same split): Coates alone 70.86 % at
-C = 0.001 (69.94 % at 0.004; a power of 0.35: 70.60 %), +1.3 points over its best without; both,
+C = 0.001 (69.94 % at 0.004; a power of 0.35: 70.60 %), +1.3 points over its best without
+(``--coates-power 0.5 --coates-Cs 0.001,0.004 --scattering-Cs "" --weights ""``); both,
 2,048 axes, w = 0.5: 72.46, 73.76, **73.96**, 73.46 % at C = 0.0001, 0.0002, 0.0004, 0.0008; w = 0.75:
 73.06, 73.38 % at 0.0001, 0.0002; w = 0.35: 73.90 % at 0.0004. ``python benchmarks/bench_cifar_combined.py
 --scattering-pca 2048 --skip-alone --weights 0.5 --Cs 0.0002,0.0004,0.0008 --coates-power 0.5``.
@@ -70,6 +72,11 @@ def cached(path: Path, make) -> np.ndarray:
 
     atomic_write(path, write)
     return arr
+
+
+def _floats(text: str) -> list[float]:
+    """``"0.1,0.2"`` -> ``[0.1, 0.2]``; an empty string (``--weights ""``) skips those rows."""
+    return [float(t) for t in text.split(",") if t.strip()]
 
 
 def standardise(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,14 +169,14 @@ def main() -> None:
         print(f"scattering PCA to {args.scattering_pca}: {kept:.3f} of the variance kept, {times['scattering_pca_s']:.0f} s",
               flush=True)
     if not args.skip_alone:
-        for C in map(float, args.coates_Cs.split(",")):
+        for C in _floats(args.coates_Cs):
             score("coates", cf, cv, C)
-        for C in map(float, args.scattering_Cs.split(",")):
+        for C in _floats(args.scattering_Cs):
             score("scattering", sf, sv, C, pca=args.scattering_pca)
-    for w in map(float, args.weights.split(",")):
+    for w in _floats(args.weights):
         A = np.hstack([cf, sf * (w * ratio)])
         B = np.hstack([cv, sv * (w * ratio)])
-        for C in map(float, args.Cs.split(",")):
+        for C in _floats(args.Cs):
             score("both", A, B, C, w=w, pca=args.scattering_pca)
     print(f"wrote {out}")
 
