@@ -149,7 +149,7 @@ def main() -> None:
     times["scattering_features_s"] = time.perf_counter() - t0
     print(f"scattering: {sf.shape[1]} features in {times['scattering_features_s']:.0f} s", flush=True)
 
-    if args.coates_power != 1.0:
+    if args.coates_power != 1.0:  # = make_kmeans_svm(power=...)'s features (tested), from the one cache
         cf, cv = cf ** args.coates_power, cv ** args.coates_power
     cf, cv = standardise(cf, cv)
     sf, sv = standardise(sf, sv)

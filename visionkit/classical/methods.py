@@ -219,9 +219,10 @@ def make_kmeans_svm(
     ``power=0.5`` takes the square root of each pooled value before the standardisation (the
     power law of Fisher vectors; the triangle codes are non-negative): on a split of CIFAR-10's
     training images (20,000 to fit, 5,000 held out) it lifts this pipeline from 69.5 % to 70.9 %
-    (``benchmarks/bench_cifar_combined.py --coates-power 0.5``); ``None`` keeps Coates et al.'s
-    features as published. ``kmeans="full"`` learns the words with Lloyd's k-means (``kmeans_max_iter``
-    iterations; Coates et al. ran 50) instead of mini-batches; ``mirror=True`` wraps the pipeline in
+    (``benchmarks/bench_cifar_combined.py --coates-power 0.5 --coates-Cs 0.001,0.004 --scattering-Cs ""
+    --weights ""``); ``None`` keeps Coates et al.'s features as published. ``kmeans="full"`` learns the
+    words with Lloyd's k-means (``kmeans_max_iter`` iterations; Coates et al. ran 50) instead of
+    mini-batches; ``mirror=True`` wraps the pipeline in
     :class:`~visionkit.classical.preprocessing.MirrorAugmented` (trained on the images and their
     left-right mirrors, both views averaged at test time: twice the cost).
     """
@@ -417,8 +418,9 @@ def make_kmeans_scattering_svm(
     The two strongest handcrafted representations of small photos see different things: k-means
     codes of whitened 6 x 6 patches (:func:`make_kmeans_svm`, ``4 * n_words`` values, square-rooted
     with ``coates_power=0.5``, standardised) and the wavelet moduli of the scattering transform
-    (:func:`make_scattering_svm`'s YUV, ``J``, ``L``, order 2, log). The scattering block is standardised and projected on its top
-    ``n_components`` principal axes, fitted on ``fit_size`` training images
+    (:func:`make_scattering_svm`'s YUV, ``J``, ``L``, order 2, log). The scattering block is
+    standardised and projected on its top ``n_components`` principal axes, fitted on ``fit_size``
+    training images
     (:class:`~visionkit.classical.stacking.ReducedFeatures`: 2,048 axes keep 96 % of the variance of
     CIFAR-10's 15,552 coefficients), then scaled so that its total variance is ``scattering_weight**2``
     times the Coates block's (:class:`~visionkit.classical.stacking.FeatureStack`). With
