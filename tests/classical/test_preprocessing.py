@@ -1,5 +1,5 @@
 """preprocessing.py: the image-list check, MirrorAugmented (train on images + left-right mirrors, average
-both views) and ChunkedStandardScaler."""
+both views and, with test_shifts, their translations), shift_images and ChunkedStandardScaler."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from visionkit import VisionkitError
-from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_pixels_svm, mirror_images
+from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_pixels_svm, mirror_images, shift_images
 
 
 def test_image_list_bad_inputs():
@@ -65,6 +65,47 @@ def test_test_time_average_is_mirror_invariant(digits):
     np.testing.assert_array_equal(clf.predict(Xte), clf.predict(mirror_images(Xte)))
     assert clf.transform(Xte).shape == (len(Xte), 64)
     np.testing.assert_array_equal(clf.classes_, np.arange(10))
+
+
+def test_shift_images_known_answer_against_opencv():
+    x = np.arange(2 * 4 * 5 * 3, dtype=np.uint8).reshape(2, 4, 5, 3)
+    s = shift_images(x, 2, -1)  # 2 right, 1 up
+    assert s.shape == x.shape and s.dtype == x.dtype and s.flags.c_contiguous
+    np.testing.assert_array_equal(s[:, :3, 2:], x[:, 1:, :3])  # the content moved
+    np.testing.assert_array_equal(s[:, :, 0], s[:, :, 2])  # the uncovered columns repeat the edge
+    np.testing.assert_array_equal(s[:, 3], s[:, 2])
+    # = cv2.warpAffine by a translation with BORDER_REPLICATE
+    import cv2
+
+    ref = cv2.warpAffine(x[1], np.float32([[1, 0, 2], [0, 1, -1]]), (5, 4), flags=cv2.INTER_NEAREST,
+                         borderMode=cv2.BORDER_REPLICATE)
+    np.testing.assert_array_equal(s[1], ref)
+    np.testing.assert_array_equal(shift_images(x, 0, 0), x)
+    lst = shift_images([x[0, :, :, 0], np.zeros((7, 9, 3), np.float32)], -1, 0)
+    assert isinstance(lst, list) and lst[1].shape == (7, 9, 3)
+    np.testing.assert_array_equal(lst[0][:, :4], x[0, :, 1:, 0])
+    with pytest.raises(VisionkitError, match=r"\|dx\| < width 5"):
+        shift_images(x, 5, 0)
+    with pytest.raises(VisionkitError, match="dy: expected an integer"):
+        shift_images(x, 0, 1.5)
+
+
+def test_test_shifts_average_ten_views():
+    x = np.zeros((2, 6, 6, 1), np.uint8)
+    x[0, :, 2] = 60  # one bright column just left of the centre
+    clf = MirrorAugmented(_Recorder(), test_shifts=1).fit(x, [0, 1])
+    views = list(clf._views(x))
+    assert len(views) == 10
+    want = np.mean([_Recorder().decision_function(v)[:, 0] for v in views], axis=0)
+    np.testing.assert_allclose(clf.decision_function(x)[:, 0], want)
+    # the column (x = 2) stays in the left half (x < 3) in the image, its up and down shifts, its
+    # 1-left shift (x = 1) and the mirror of its 1-right shift (x = 3 -> 2); the other 5 views have
+    # it at x >= 3: 5 of 10 views score 60 / 3, the rest 0
+    np.testing.assert_allclose(clf.decision_function(x)[0, 0], 5 * 20 / 10)
+    assert len(list(clf.set_params(test_time=False)._views(x))) == 5
+    for bad in (-1, 1.5, True):
+        with pytest.raises(VisionkitError, match="test_shifts: expected a non-negative integer"):
+            MirrorAugmented(_Recorder(), test_shifts=bad).fit(x, [0, 1])
 
 
 def test_bad_inputs():

@@ -195,8 +195,13 @@ def test_kmeans_scattering_svm_learns_two_kinds_of_texture():
     clf.fit(X[:30], y[:30])
     assert (clf.predict(X[30:]) == y[30:]).mean() == 1.0
     stack = clf.estimator_.named_steps["features"]
-    assert stack.widths_ == [64, 16]
-    assert clf.transform(X[:3]).shape == (3, 80)
+    assert stack.widths_ == [80, 16]  # the Coates block pooled over the whole image and its quadrants
+    assert clf.transform(X[:3]).shape == (3, 96)
+    assert clf.test_shifts == 2 and clf.estimator_.named_steps["svm"].n_threads == 1
+    quadrants = registry.create("kmeans-scattering-svm", n_words=16, coates_pooling=2, n_jobs=2)
+    assert quadrants.estimator.named_steps["svm"].n_threads == 2
+    bovw = quadrants.estimator.named_steps["features"].blocks[0][1].named_steps["bovw"]
+    assert bovw.pyramid == (2,)
 
 
 class _Flat(TransformerMixin, BaseEstimator):
