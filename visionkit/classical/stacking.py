@@ -287,9 +287,9 @@ class FeatureStack(_ImageInput, TransformerMixin, BaseEstimator):
 
     Like :class:`sklearn.pipeline.FeatureUnion`, but built for matrices near the memory's size: the
     first block is fitted with ``fit_transform`` (it may need all its rows to fit, as a standardised
-    bag of words does); every later block is fitted first (a :class:`ReducedFeatures` fits on a sample)
-    and then transformed ``chunk_size`` images at a time straight into its columns of the stacked
-    matrix. The first block's own buffer is grown into the stack (``ndarray.resize``: a realloc, which
+    bag of words does); every later block is fitted before it (a :class:`ReducedFeatures` fits on a
+    sample, and its fitting's memory is given back before the first block's matrix is made) and then
+    transformed ``chunk_size`` images at a time straight into its columns of the stacked matrix. The first block's own buffer is grown into the stack (``ndarray.resize``: a realloc, which
     for large arrays remaps pages instead of copying them), so the peak is about the stack's size, not
     the first block's plus the stack's (on CIFAR-10 with mirrors: 3.4 GB, not 6 GB).
 
@@ -362,14 +362,15 @@ class FeatureStack(_ImageInput, TransformerMixin, BaseEstimator):
         images = _images(X)
         n = len(images)
         (name0, est0), rest = self.blocks[0], self.blocks[1:]
+        # the later blocks are fitted before the first block's matrix exists, so their own fitting (a
+        # ReducedFeatures' sample and its principal axes: ~3 GB on CIFAR-10) never adds to it at the peak
+        later = [(name, clone(est).fit(images, y)) for name, est in rest]
         first_est = clone(est0)
         first = _check_2d(first_est.fit_transform(images, y), f"blocks[{name0!r}]", n)
         ref_var = float(column_moments(first, chunk_size=self.chunk_size)[1].sum())
         if ref_var <= 0:
             raise VisionkitError(f"blocks[{name0!r}]: expected features that vary over the training images, got constant ones")
-        fitted = [(name0, first_est)]
-        for name, est in rest:  # fit on the images (a ReducedFeatures fits on a sample): widths known before the stack
-            fitted.append((name, clone(est).fit(images, y)))
+        fitted = [(name0, first_est), *later]
         probe = [_check_2d(est.transform(_take(images, np.arange(1))), f"blocks[{name!r}]", 1) for name, est in fitted[1:]]
         widths = [first.shape[1], *(p.shape[1] for p in probe)]
         total = sum(widths)
