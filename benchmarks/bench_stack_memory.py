@@ -7,10 +7,11 @@ of the process and its workers, what was resident before included), and then pre
 over 10 views (12-14 minutes more); this script stops after the fit, to check a memory change in half
 the time. Prints one line and rewrites ``--out`` atomically.
 
-Measured (2026-12-07, an idle 2-core Xeon): with the defaults of 2026-12-07 (Coates block pooled
-1 + 2x2: 10,048 features) the harness's seed 1 peaked at 8,307 MiB, over the 8 GiB budget, while
-``FeatureStack`` fitted the scattering block's principal axes beside the finished Coates matrix.
-Fitting the later blocks first, see ``benchmarks/RESULTS_stacked.md`` for the figure after.
+Why (2026-12-07, an idle 2-core Xeon): with the Coates block pooled 1 + 2x2 (10,048 features) the
+harness's seed 1 peaked at 8,307 MiB, over the 8 GiB budget, most likely while ``FeatureStack``
+fitted the scattering block's principal axes beside the finished Coates matrix. ``FeatureStack`` now
+fits the later blocks first; this script's figure for that order is not measured yet (see
+``benchmarks/RESULTS_stacked.md``).
 """
 
 from __future__ import annotations
