@@ -55,8 +55,8 @@ C = 0.001 (70.86 % with the quadrants only), both (w = 0.5, 2,048 axes, C = 0.00
 of ``test_shifts=S`` (the image and its shifts by S pixels left, right, up and down, each with its
 mirror). The views' features are cached too (about 34 s per view for 5,000 images). Square-rooted,
 2,048 axes, w = 0.5, C = 0.0004 (2026-12-07): quadrants only 73.96 / 74.72 / 75.20 % (the image
-alone / + mirror / 10 views at S = 2; 75.0 % at S = 1); with ``--coates-pyramid 1,2`` 74.10 / 75.38 /
-**75.94 %**: the defaults of ``kmeans-scattering-svm`` since then. ``python
+alone / + mirror / 10 views at S = 2; 75.0 % at S = 1); with ``--coates-pyramid 1,2`` 74.18 / 75.32 /
+**75.80 %**: the defaults of ``kmeans-scattering-svm`` since then. ``python
 benchmarks/bench_cifar_combined.py --coates-pyramid 1,2 --coates-power 0.5 --scattering-pca 2048
 --skip-alone --weights 0.5 --Cs 0.0004 --test-shifts 2`` (about 12 minutes for the views' features).
 """

@@ -440,8 +440,8 @@ def make_kmeans_scattering_svm(
     without mirrors: ``benchmarks/bench_cifar_combined.py``). Scored on each image alone: with the
     square root, 73.8 / 74.0 / 73.5 % at C = 0.0002 / 0.0004 / 0.0008, weight 0.5 (0.35 and 0.75
     within 0.4 points); without it 72.6 % at best; Coates alone 69.5 % (70.9 % square-rooted) at its
-    best C there. Averaged over image + mirror: 74.72 % with the quadrants, 75.38 % with the whole
-    image too; over the 10 views: 75.20 and **75.94 %**.
+    best C there. Averaged over image + mirror: 74.72 % with the quadrants, 75.32 % with the whole
+    image too; over the 10 views: 75.20 and **75.80 %**.
     """
     from .scattering import ScatteringFeatures
     from .stacking import FeatureStack, ReducedFeatures
