@@ -123,7 +123,7 @@ def main() -> None:
     from sklearn.pipeline import Pipeline
 
     from visionkit.bench.specs import load_data
-    from visionkit.classical import make_kmeans_svm, make_scattering_svm, mirror_images, shift_images
+    from visionkit.classical import make_kmeans_svm, make_scattering_svm, augmented_views
     from visionkit.classical.stacking import column_moments, principal_axes
     from visionkit.classical.svm import LinearSVM
 
@@ -147,13 +147,7 @@ def main() -> None:
     S = args.test_shifts
     if S < 0:
         raise SystemExit(f"--test-shifts: expected a non-negative number of pixels, got {S}")
-    shifts = [(0, 0)] + ([(S, 0), (-S, 0), (0, S), (0, -S)] if S else [])
-    views = {}
-    for dx, dy in shifts:
-        v = xv if (dx, dy) == (0, 0) else shift_images(xv, dx, dy)
-        views[f"{dx},{dy}"] = v
-        if S:
-            views[f"{dx},{dy}m"] = mirror_images(v)
+    views = {f"{dx},{dy}" + ("m" if m else ""): v for (dx, dy, m), v in augmented_views(xv, shift=S, mirror=bool(S))}
 
     def view_file(kind: str, view: str) -> Path:  # the plain held-out set keeps its old cache name
         return cache / (f"{kind}-val-{tag}.npy" if view == "0,0" else f"{kind}-val-{tag}-view{view}.npy")

@@ -7,7 +7,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from visionkit import VisionkitError
-from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_pixels_svm, mirror_images, shift_images
+from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_pixels_svm, mirror_images, shift_images, augmented_views
 
 
 def test_image_list_bad_inputs():
@@ -103,6 +103,12 @@ def test_test_shifts_average_ten_views():
     # it at x >= 3: 5 of 10 views score 60 / 3, the rest 0
     np.testing.assert_allclose(clf.decision_function(x)[0, 0], 5 * 20 / 10)
     assert len(list(clf.set_params(test_time=False)._views(x))) == 5
+    keys = [k for k, _ in augmented_views(x, shift=1)]
+    assert keys[:4] == [(0, 0, False), (0, 0, True), (1, 0, False), (1, 0, True)] and len(keys) == 10
+    for (dx, dy, m), v in augmented_views(x, shift=1):
+        want = shift_images(x, dx, dy)
+        np.testing.assert_array_equal(v, mirror_images(want) if m else want)
+    assert [k for k, _ in augmented_views(x, mirror=False)] == [(0, 0, False)]
     for bad in (-1, 1.5, True):
         with pytest.raises(VisionkitError, match="test_shifts: expected a non-negative integer"):
             MirrorAugmented(_Recorder(), test_shifts=bad).fit(x, [0, 1])

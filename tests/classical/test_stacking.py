@@ -200,6 +200,10 @@ def test_kmeans_scattering_svm_learns_two_kinds_of_texture():
     assert clf.test_shifts == 2 and clf.estimator_.named_steps["svm"].n_threads == 1
     quadrants = registry.create("kmeans-scattering-svm", n_words=16, coates_pooling=2, n_jobs=2)
     assert quadrants.estimator.named_steps["svm"].n_threads == 2
+    from joblib import effective_n_jobs
+
+    all_cores = registry.create("kmeans-scattering-svm", n_words=16, n_jobs=-1)  # joblib's -1: every core
+    assert all_cores.estimator.named_steps["svm"].n_threads == effective_n_jobs(-1) >= 1
     bovw = quadrants.estimator.named_steps["features"].blocks[0][1].named_steps["bovw"]
     assert bovw.pyramid == (2,)
 

@@ -42,7 +42,7 @@ _LAZY_MODULES = {
     "svm": ("LinearSVM", "Chi2SVC", "PowerNormalizer", "ChunkedAdditiveChi2Sampler", "RBFNystroem", "rbf_kernel_f32",
             "nystroem_normalization", "nystroem_map"),
     "preprocessing": ("as_image_list", "transform_in_chunks", "STREAM_CHUNK", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler",
-                      "mirror_images", "shift_images", "MirrorAugmented"),
+                      "mirror_images", "shift_images", "augmented_views", "MirrorAugmented"),
     "fisher": ("DiagonalGMM", "gmm_posteriors", "fisher_vector", "fisher_encode", "FisherVectors"),
     "scattering": ("gabor_2d", "morlet_2d", "scattering_filter_bank", "scattering_padding", "scattering_channels", "scattering_batch", "SCATTERING_BATCH_BYTES", "scattering_paths", "scattering2d", "Scattering2D", "ScatteringFeatures", "rgb_to_yuv"),
     "stacking": ("principal_axes", "column_moments", "block_factor", "ReducedFeatures", "FeatureStack"),

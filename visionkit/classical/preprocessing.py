@@ -28,7 +28,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .._validate import VisionkitError, as_float_image, check_positive, describe, to_gray
 from ..data import ImageFolderSource
 
-__all__ = ["as_image_list", "transform_in_chunks", "STREAM_CHUNK", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler", "mirror_images", "shift_images",
+__all__ = ["as_image_list", "transform_in_chunks", "STREAM_CHUNK", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler", "mirror_images", "shift_images", "augmented_views",
            "MirrorAugmented"]
 
 
@@ -329,6 +329,22 @@ def shift_images(images: Any, dx: int, dy: int) -> np.ndarray | list[np.ndarray]
     return [one(im, 0) for im in as_image_list(images, name="images")]
 
 
+def augmented_views(images: Any, *, shift: int = 0, mirror: bool = True) -> Iterator[tuple[tuple[int, int, bool], Any]]:
+    """The views of test-time augmentation, one at a time: the images, their shifts, and the mirrors of each.
+
+    Yields ``((dx, dy, mirrored), views)``: first ``(0, 0)``, then, with ``shift > 0``, the shifts by
+    ``shift`` pixels right, left, down and up (:func:`shift_images`); with ``mirror``, each followed by
+    its left-right mirror (:func:`mirror_images`). 1, 2, 5 or 10 views, in that order.
+    :class:`MirrorAugmented` averages its classifier's scores over them.
+    """
+    shifts = [(0, 0)] + ([(shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift else [])
+    for dx, dy in shifts:
+        v = images if (dx, dy) == (0, 0) else shift_images(images, dx, dy)
+        yield (dx, dy, False), v
+        if mirror:
+            yield (dx, dy, True), mirror_images(v)
+
+
 def _concat_images(a: Any, b: Any) -> np.ndarray | list[np.ndarray]:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype != object:
         return np.concatenate([a, b])
@@ -398,14 +414,9 @@ class MirrorAugmented(_ImageInput, MetaEstimatorMixin, ClassifierMixin, BaseEsti
         return int(k)
 
     def _views(self, X: Any) -> Iterator[Any]:
-        """The test views whose scores are averaged, one at a time: ``X``, each shift, and their mirrors."""
-        k = self._check_shifts()
-        shifts = [(0, 0)] + ([(k, 0), (-k, 0), (0, k), (0, -k)] if k else [])
-        for dx, dy in shifts:
-            v = X if (dx, dy) == (0, 0) else shift_images(X, dx, dy)
+        """The test views whose scores are averaged, one at a time (:func:`augmented_views`)."""
+        for _, v in augmented_views(X, shift=self._check_shifts(), mirror=self.test_time):
             yield v
-            if self.test_time:
-                yield mirror_images(v)
 
     def _scores(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimator_")
