@@ -10,7 +10,7 @@ the time. Prints one line and rewrites ``--out`` atomically.
 Why (2026-12-07, an idle 2-core Xeon): with the Coates block pooled 1 + 2x2 (10,048 features) the
 harness's seed 1 peaked at 8,307 MiB, over the 8 GiB budget, most likely while ``FeatureStack``
 fitted the scattering block's principal axes beside the finished Coates matrix. ``FeatureStack`` now
-fits the later blocks first; this script's figure for that order is not measured yet (see
+fits the later blocks first: with that order seed 1 peaks at 7,833 MiB, fit 1,640 s (2026-12-07;
 ``benchmarks/RESULTS_stacked.md``).
 """
 
