@@ -15,6 +15,8 @@ vit                 ViT with 4x4 patches and the course's attention, AdamW, 10 e
 convnext            ConvNeXt (atto widths, 2x2 stem), AdamW, 8 epochs
 efficientnet        torchvision EfficientNet-B0 from scratch, AdamW, 8 epochs (photos: as resnet)
 airbench            airbench94's net and recipe, 10 epochs
+scatnet             the scattering hybrid (Oyallon et al. 2017): fixed J=2 scattering, a learned
+                    ResNet head (64-128), SGD, crop + flip, 10 epochs
 cnn-features-svm    a trained CNN's penultimate embeddings, L2-normalised, into a LinearSVC
 ==================  =====================================================================
 
@@ -89,6 +91,10 @@ registry.register("efficientnet", _factory("efficientnet_b0", epochs=8,
                                              "on photos 96 px, random resized crops, >= 800 steps")
 registry.register("airbench", _factory("airbench94", epochs=10), family="deep",
                   description="airbench94's net and recipe (whitening, lookahead, TTA), 10 epochs")
+registry.register("scatnet", _factory("scatnet_cifar", epochs=10,
+                                      photos={k: v for k, v in PHOTO_RECIPE.items() if k != "model"}),
+                  family="deep", description="scattering hybrid (Oyallon et al. 2017): fixed J=2, L=8 scattering, "
+                                             "a ResNet head that learns (64-128), crop + flip, 10 epochs")
 
 
 class CNNFeaturesSVM(ClassifierMixin, BaseEstimator):

@@ -25,6 +25,7 @@ resnet18_cifar         11,173,962         8  torchvision resnet18 with a 3x3 str
 airbench94              1,972,792        16  airbench94's net (K. Jordan): whitening conv, 3 conv groups
 efficientnet_b0         4,020,358        32  torchvision EfficientNet-B0, adapted
 convnext_atto_cifar     3,376,290        16  ConvNeXt (atto widths 40-320, depths 2-2-6-2), 2x2 stem
+scatnet_cifar             814,922         8  scattering hybrid: fixed J=2 scattering + ResNet head 64-128
 vit_cifar               1,793,866         8  ViT, 4x4 patches, dim 192, depth 6, fixed sin-cos positions
 vit_b_16               85,806,346        32  torchvision ViT-B/16 at 224 (learnt positions: 85,658,890 at 32)
 swin_t_cifar           27,507,028        16  torchvision Swin-T with 2x2 patches and 4x4 windows
@@ -36,7 +37,7 @@ efficientnet_lite2      4,823,882        32  EfficientNet-Lite2 (timm), ImageNet
 
 from __future__ import annotations
 
-from . import airbench, alexnet_vgg, convnext, efficientnet, lenet, pretrained, resnet, swin, vit  # noqa: F401  (register)
+from . import airbench, alexnet_vgg, convnext, efficientnet, lenet, pretrained, resnet, scatnet, swin, vit  # noqa: F401  (register)
 from ._registry import (
     MODELS,
     SGD_RECIPE,
@@ -52,11 +53,12 @@ from .airbench import AIRBENCH_RECIPE, AirbenchNet
 from .alexnet_vgg import AlexNetBN
 from .convnext import ConvNeXt
 from .lenet import LeNet5
+from .scatnet import ScatteringHybrid
 from .pretrained import Backbone, PretrainedConfig, imagenet_classes, list_pretrained, load_backbone, resize_center_crop
 from .vit import VisionTransformer
 
 __all__ = [
     "MODELS", "ModelSpec", "register_model", "create_model", "list_models", "get_model_spec", "count_parameters", "first_conv",
-    "SGD_RECIPE", "LeNet5", "AlexNetBN", "AirbenchNet", "AIRBENCH_RECIPE", "ConvNeXt", "VisionTransformer",
+    "SGD_RECIPE", "LeNet5", "AlexNetBN", "AirbenchNet", "AIRBENCH_RECIPE", "ConvNeXt", "VisionTransformer", "ScatteringHybrid",
     "Backbone", "PretrainedConfig", "imagenet_classes", "list_pretrained", "load_backbone", "resize_center_crop",
 ]
