@@ -97,3 +97,21 @@ def test_registered_method_learns_digits_and_round_trips(tmp_path):
     clf.save(tmp_path / "scatnet")
     back = DeepClassifier.load(tmp_path / "scatnet")
     np.testing.assert_allclose(back.predict_proba(x_te[:5]), proba, rtol=0, atol=1e-6)
+
+
+def test_network_figure_shows_the_fixed_wavelets_as_the_first_layer():
+    # the head's first conv sees 243 scattering maps, not pixels: the figure shows the wavelets instead
+    from visionkit import sample_image
+    from visionkit.deep import DeepClassifier
+    from visionkit.viz import network_figure
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    clf = DeepClassifier("scatnet_cifar", epochs=1, batch_size=10, random_state=0).fit(x, np.arange(20) % 2)
+    img = (sample_image("chelsea", mode="rgb")[:128, :128] * 255).round().astype(np.uint8)
+    fig = network_figure(clf, img)
+    titles = " | ".join(ax.get_title() for ax in fig.axes)
+    assert "fixed first layer" in titles and "Morlet wavelets, 2 scales x 8 orientations" in titles, titles
+    assert "first-layer filters" not in titles
+    for part in ("early layer 'stem'", "middle layer 'layer1'", "late layer 'layer2'", "Grad-CAM"):
+        assert part in titles, part

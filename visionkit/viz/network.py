@@ -105,9 +105,18 @@ def network_figure(classifier, image: np.ndarray, *, layers=None, class_names=No
     sob = np.full((3, 7), np.nan, np.float32)
     sob[:, :3], sob[:, 4:] = SOBEL_X / 2, SOBEL_Y / 2
     show_panel(a[1], sob, "Sobel kernels Gx | Gy (the slide)", cmap="RdBu_r", vmin=-1, vmax=1)
-    grid = filter_grid(filters)
-    show_panel(a[2], grid, f"{name}: {filters.shape[0]} first-layer filters ({filters.shape[2]}x{filters.shape[3]})",
-               cmap="RdBu_r" if grid.ndim == 2 else "gray", vmin=-1 if grid.ndim == 2 else 0, vmax=1, colorbar=grid.ndim == 2)
+    scattering = getattr(model, "scattering", None)
+    if scattering is not None and hasattr(scattering, "J") and hasattr(scattering, "L"):
+        # a scattering hybrid: its first layer is the fixed Morlet wavelets, not the head's first conv
+        from .scattering import wavelet_tiles
+
+        grid = wavelet_tiles(J=scattering.J, L=scattering.L)
+        show_panel(a[2], grid, f"{name}: fixed first layer (not learned)\nMorlet wavelets, {scattering.J} scales x "
+                   f"{scattering.L} orientations", cmap="RdBu_r", vmin=-1, vmax=1)
+    else:
+        grid = filter_grid(filters)
+        show_panel(a[2], grid, f"{name}: {filters.shape[0]} first-layer filters ({filters.shape[2]}x{filters.shape[3]})",
+                   cmap="RdBu_r" if grid.ndim == 2 else "gray", vmin=-1 if grid.ndim == 2 else 0, vmax=1, colorbar=grid.ndim == 2)
 
     cam = grad_cam(model, x, layer=dict(model.named_modules())[list(maps)[-1]], target=pred)[0]
     show_panel(a[3], shown[..., 0] if shown.shape[2] == 1 else shown, f"Grad-CAM for '{label(pred)}' ({list(maps)[-1]})",
