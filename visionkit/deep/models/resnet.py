@@ -36,28 +36,33 @@ def _resnet18_cifar(*, num_classes: int, in_chans: int, img_size: int) -> nn.Mod
     return _tv_resnet18(num_classes, in_chans, cifar_stem=True)
 
 
+def _basic_stage(cin: int, width: int, n: int, stride: int) -> nn.Sequential:
+    """``n`` torchvision basic blocks from ``cin`` to ``width`` channels, the first with ``stride`` and a
+    projection shortcut (option B) where the shape changes."""
+    from torchvision.models.resnet import BasicBlock
+
+    blocks = []
+    for i in range(n):
+        s = stride if i == 0 else 1
+        down = None
+        if s != 1 or cin != width:
+            down = nn.Sequential(nn.Conv2d(cin, width, 1, s, bias=False), nn.BatchNorm2d(width))
+        blocks.append(BasicBlock(cin, width, s, down))
+        cin = width
+    return nn.Sequential(*blocks)
+
+
 class _CifarResNet(nn.Module):
     """He et al. (2016) CIFAR ResNet-(6n+2): 3x3 stem of 16, three stages 16-32-64 of n basic blocks."""
 
     def __init__(self, n: int, num_classes: int, in_chans: int) -> None:
-        from torchvision.models.resnet import BasicBlock
-
         super().__init__()
         self.conv1 = nn.Conv2d(in_chans, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu = nn.ReLU(inplace=True)
-        layers, cin = [], 16
-        for width, stride in ((16, 1), (32, 2), (64, 2)):
-            blocks = []
-            for i in range(n):
-                s = stride if i == 0 else 1
-                down = None
-                if s != 1 or cin != width:  # projection shortcut (option B)
-                    down = nn.Sequential(nn.Conv2d(cin, width, 1, s, bias=False), nn.BatchNorm2d(width))
-                blocks.append(BasicBlock(cin, width, s, down))
-                cin = width
-            layers.append(nn.Sequential(*blocks))
-        self.layer1, self.layer2, self.layer3 = layers
+        self.layer1 = _basic_stage(16, 16, n, 1)
+        self.layer2 = _basic_stage(16, 32, n, 2)
+        self.layer3 = _basic_stage(32, 64, n, 2)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(64, num_classes)
         for m in self.modules():

@@ -28,22 +28,9 @@ from torch import nn
 from ..._validate import VisionkitError, describe
 from ...classical.scattering import Scattering2D, scattering_channels
 from ._registry import SGD_RECIPE, register_model
+from .resnet import _basic_stage
 
 __all__ = ["ScatteringHybrid"]
-
-
-def _stage(cin: int, width: int, depth: int, stride: int) -> nn.Sequential:
-    from torchvision.models.resnet import BasicBlock
-
-    blocks = []
-    for i in range(depth):
-        s = stride if i == 0 else 1
-        down = None
-        if s != 1 or cin != width:  # projection shortcut
-            down = nn.Sequential(nn.Conv2d(cin, width, 1, s, bias=False), nn.BatchNorm2d(width))
-        blocks.append(BasicBlock(cin, width, s, down))
-        cin = width
-    return nn.Sequential(*blocks)
 
 
 class ScatteringHybrid(nn.Module):
@@ -89,8 +76,8 @@ class ScatteringHybrid(nn.Module):
         w0, w1 = widths
         self.norm = nn.BatchNorm2d(k, affine=False)
         self.stem = nn.Sequential(nn.Conv2d(k, w0, 3, padding=1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
-        self.layer1 = _stage(w0, w0, depth, 1)
-        self.layer2 = _stage(w0, w1, depth, 2)
+        self.layer1 = _basic_stage(w0, w0, depth, 1)
+        self.layer2 = _basic_stage(w0, w1, depth, 2)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(w1, num_classes)
         for m in self.modules():
