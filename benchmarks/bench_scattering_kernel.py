@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scattering_kernel.py [--train 20000] [--val 5000] [--split-seed 123]
         [--landmarks 4096] [--gammas 0.5,1,2,4] [--Cs 1] [--linear-Cs 0.0003,0.00012] [--pca 0]
+        [--exact-lams ""] [--ridge-landmarks ""] [--ridge-lams 0.1]
         [--features out/bench_scattering_kernel/features.npy] [--out out/bench_scattering_kernel.json]
 
 Only CIFAR-10's *training* images are used (the test set stays untouched for the harness): ``--train``
@@ -15,7 +16,18 @@ and scored:
   the SVM's loss is summed over images, so scale ``C`` with their number);
 * :class:`~visionkit.classical.svm.RBFNystroem` (``--landmarks``, ``gamma`` = each of ``--gammas``
   over the mean squared distance between fitting rows) then :class:`LinearSVM` with each of ``--Cs``;
-  with ``--pca K`` the standardised coefficients are first projected on their top ``K`` principal axes.
+  with ``--pca K`` the standardised coefficients are first projected on their top ``K`` principal axes;
+* with ``--exact-lams``: the exact Gaussian kernel machine, as kernel ridge regression of the one-vs-all
+  +-1 targets (``(K + alpha I) W = Y`` on the kernel of all fitting rows, solved by Cholesky in float64
+  with torch, each ``alpha`` of ``--exact-lams``; the class is the largest output; scikit-learn's
+  ``KernelRidge`` solves the same system, but SciPy's bundled OpenBLAS crashed on the 20,000 x 20,000
+  solve here), for each of ``--gammas``: the
+  ceiling a Gaussian kernel reaches on these coefficients. Its kernel matrix holds ``--train``
+  squared floats (1.6 GB in float32 for 20,000 images; 10 GB for CIFAR-10's 50,000);
+* with ``--ridge-landmarks``: the same ridge on a Nystroem map with each number of landmarks
+  (:class:`~visionkit.classical.svm.RBFNystroem`, then ridge regression of the same targets with each
+  ``alpha`` of ``--ridge-lams``; with all fitting rows as landmarks it is the exact machine), at the
+  first of ``--gammas``: how many landmarks the approximation needs.
 
 Prints a table (validation accuracy, seconds) and writes it atomically to ``--out``.
 """
@@ -68,6 +80,9 @@ def main() -> None:
     ap.add_argument("--Cs", default="1")
     ap.add_argument("--linear-Cs", default="0.0003,0.00012")
     ap.add_argument("--pca", type=int, default=0)
+    ap.add_argument("--exact-lams", default="", help="ridge penalties of the exact kernel machine (empty: skip)")
+    ap.add_argument("--ridge-landmarks", default="", help="Nystroem landmarks for the kernel ridge (empty: skip)")
+    ap.add_argument("--ridge-lams", default="0.1")
     ap.add_argument("--features", default="out/bench_scattering_kernel/features.npy")
     ap.add_argument("--out", default="out/bench_scattering_kernel.json")
     args = ap.parse_args()
@@ -101,7 +116,7 @@ def main() -> None:
         print(f"\n{name:<8} C={C:<10g} {' '.join(f'{k}={v}' for k, v in extra.items()):<40} {100 * acc:6.2f} %  "
               f"{rows[-1]['seconds']:.0f} s", flush=True)
 
-    for C in map(float, args.linear_Cs.split(",")):
+    for C in [float(c) for c in args.linear_Cs.split(",") if c]:
         score("linear", Xf, Xv, C, time.perf_counter())
     if args.pca:
         t0 = time.perf_counter()
@@ -113,7 +128,42 @@ def main() -> None:
               f"in {time.perf_counter() - t0:.0f} s", flush=True)
     a, b = Xf[:1000], Xf[1000:2000]  # the mean squared distance between fitting rows
     d2 = float((a**2).sum(1).mean() + (b**2).sum(1).mean() - 2 * (a @ b.T).mean())
-    for g in map(float, args.gammas.split(",")):
+    Y = torch.from_numpy(np.where(yf[:, None] == np.arange(10), 1.0, -1.0))
+
+    def ridge(G: torch.Tensor, R: torch.Tensor, lam: float) -> torch.Tensor:
+        """Solve (G + lam I) W = R by Cholesky in float64 (torch's LAPACK)."""
+        L = torch.linalg.cholesky(G + lam * torch.eye(len(G), dtype=torch.float64))
+        return torch.cholesky_solve(R, L)
+
+    if args.exact_lams:
+        A, B = torch.from_numpy(np.ascontiguousarray(Xf)), torch.from_numpy(np.ascontiguousarray(Xv))
+        na, nb = (A * A).sum(1), (B * B).sum(1)
+        for g in map(float, args.gammas.split(",")):
+            t0 = time.perf_counter()
+            K = torch.addmm(na[:, None] + na[None], A, A.T, alpha=-2).clamp_min_(0).mul_(-g / d2).exp_().double()
+            Kv = torch.addmm(nb[:, None] + na[None], B, A.T, alpha=-2).clamp_min_(0).mul_(-g / d2).exp_().double()
+            for lam in map(float, args.exact_lams.split(",")):
+                t1 = time.perf_counter()
+                acc = float(((Kv @ ridge(K, Y, lam)).argmax(1).numpy() == yv).mean())
+                rows.append({"classifier": "exact-rbf-ridge", "alpha": lam, "gamma": f"{g}/d2", "val_accuracy": acc,
+                             "seconds": time.perf_counter() - t1 + (t1 - t0) / len(args.exact_lams.split(","))})
+                print(f"\nexact    gamma={g}/d2 alpha={lam:<8g} {100 * acc:6.2f} %  {rows[-1]['seconds']:.0f} s", flush=True)
+            del K, Kv
+    if args.ridge_landmarks:
+        g = float(args.gammas.split(",")[0])
+        for m in map(int, args.ridge_landmarks.split(",")):
+            t0 = time.perf_counter()
+            nys = RBFNystroem(n_components=m, gamma=g / d2, random_state=0, progress=True).fit(Xf)
+            A, B = torch.from_numpy(nys.transform(Xf)).double(), torch.from_numpy(nys.transform(Xv)).double()
+            G, R = A.T @ A, A.T @ Y
+            for lam in map(float, args.ridge_lams.split(",")):
+                acc = float(((B @ ridge(G, R, lam)).argmax(1).numpy() == yv).mean())
+                rows.append({"classifier": "nystroem-rbf-ridge", "alpha": lam, "gamma": f"{g}/d2", "landmarks": m,
+                             "val_accuracy": acc, "seconds": time.perf_counter() - t0})
+                print(f"\nridge    gamma={g}/d2 landmarks={m} alpha={lam:<8g} {100 * acc:6.2f} %  "
+                      f"{rows[-1]['seconds']:.0f} s", flush=True)
+            del A, B, G
+    for g in map(float, args.gammas.split(",") if args.Cs else []):
         t0 = time.perf_counter()
         nys = RBFNystroem(n_components=args.landmarks, gamma=g / d2, random_state=0, progress=True).fit(Xf)
         A, B = nys.transform(Xf), nys.transform(Xv)

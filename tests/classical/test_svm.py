@@ -106,10 +106,21 @@ def test_rbf_nystroem_then_linear_svm_separates_rings():
     assert LinearSVM(C=10.0).fit(Z, y).score(Z, y) > 0.98
 
 
+def test_rbf_nystroem_more_landmarks_than_rows_is_the_exact_kernel():
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    from visionkit.classical.svm import RBFNystroem
+
+    X = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match="more than the 10 training rows"):
+        Z = RBFNystroem(n_components=50, gamma=0.3, random_state=0).fit_transform(X)
+    assert Z.shape == (10, 10)
+    np.testing.assert_allclose(Z @ Z.T, rbf_kernel(X, gamma=0.3), atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "kwargs, X, match",
     [
-        ({"n_components": 50}, np.zeros((10, 3)), "at most the 10 training rows"),
         ({"n_components": 0}, np.zeros((10, 3)), "n_components"),
         ({"n_components": 5, "gamma": "auto"}, np.zeros((10, 3)), "'scale'"),
         ({"n_components": 5, "gamma": -1.0}, np.zeros((10, 3)), "gamma"),

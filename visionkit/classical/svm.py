@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import nullcontext
 from typing import Any
 
@@ -397,7 +398,8 @@ class RBFNystroem(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int
-        Landmarks (at most the number of training rows): the output's width.
+        Landmarks: the output's width. With fewer training rows, every row is a landmark (the exact
+        kernel, a narrower output) and a ``UserWarning`` says so, as scikit-learn's ``Nystroem``.
     gamma : float or "scale"
         ``"scale"``: ``1 / (n_features * X.var())``, scikit-learn ``SVC``'s default (``1 / d`` on
         standardised features, whose mean squared distance is ``2 d``).
@@ -438,8 +440,10 @@ class RBFNystroem(TransformerMixin, BaseEstimator):
         m = check_positive(self.n_components, "n_components", integer=True)
         check_positive(self.batch_size, "batch_size", integer=True)
         n = len(X)
-        if m > n:
-            raise VisionkitError(f"n_components: expected at most the {n} training rows, got {m}")
+        if m > n:  # as scikit-learn's Nystroem: every row a landmark, the exact kernel
+            warnings.warn(f"n_components={m} is more than the {n} training rows: all {n} are landmarks, "
+                          f"so the map is the exact kernel's and {n} wide", UserWarning, stacklevel=2)
+            m = n
         if isinstance(self.gamma, str):
             if self.gamma != "scale":
                 raise VisionkitError(f"gamma: expected a positive float or 'scale', got {self.gamma!r}")
