@@ -2,7 +2,8 @@
 
     python benchmarks/bench_scattering_kernel.py [--train 20000] [--val 5000] [--split-seed 123]
         [--landmarks 4096] [--gammas 0.5,1,2,4] [--Cs 1] [--linear-Cs 0.0003,0.00012] [--pca 0]
-        [--exact-lams ""] [--ridge-landmarks ""] [--ridge-lams 0.1]
+        [--exact-lams ""] [--ridge-landmarks ""] [--ridge-lams 0.1] [--krr-landmarks ""] [--krr-lams 0.01,0.03]
+        [--mirrors]
         [--features out/bench_scattering_kernel/features.npy] [--out out/bench_scattering_kernel.json]
 
 Only CIFAR-10's *training* images are used (the test set stays untouched for the harness): ``--train``
@@ -27,7 +28,16 @@ and scored:
 * with ``--ridge-landmarks``: the same ridge on a Nystroem map with each number of landmarks
   (:class:`~visionkit.classical.svm.RBFNystroem`, then ridge regression of the same targets with each
   ``alpha`` of ``--ridge-lams``; with all fitting rows as landmarks it is the exact machine), at the
-  first of ``--gammas``: how many landmarks the approximation needs.
+  first of ``--gammas``: how many landmarks the approximation needs;
+* with ``--krr-landmarks``: the same ridge solved over each number of landmarks without storing the
+  map (:func:`~visionkit.classical.svm.rbf_ridge_coefs`, the solver of ``scattering-rbf``'s
+  :class:`~visionkit.classical.svm.RBFRidgeClassifier`; landmarks drawn from the fitting rows with
+  seed 0), each ``alpha`` of ``--krr-lams``, at the first of ``--gammas``.
+
+``--mirrors`` adds the left-right mirrors of the fitting images (their coefficients cached beside
+``--features``, with ``_mirror`` in the name) to the fitting rows of every classifier, and the
+``--krr-landmarks`` rows also report the validation accuracy with each image's and its mirror's
+outputs averaged ("2 views"). ``--pca`` is fitted on every fourth fitting row.
 
 Prints a table (validation accuracy, seconds) and writes it atomically to ``--out``.
 """
@@ -83,6 +93,9 @@ def main() -> None:
     ap.add_argument("--exact-lams", default="", help="ridge penalties of the exact kernel machine (empty: skip)")
     ap.add_argument("--ridge-landmarks", default="", help="Nystroem landmarks for the kernel ridge (empty: skip)")
     ap.add_argument("--ridge-lams", default="0.1")
+    ap.add_argument("--krr-landmarks", default="", help="landmarks of the blockwise kernel ridge (empty: skip)")
+    ap.add_argument("--krr-lams", default="0.01,0.03")
+    ap.add_argument("--mirrors", action="store_true", help="fit on the images and their mirrors")
     ap.add_argument("--features", default="out/bench_scattering_kernel/features.npy")
     ap.add_argument("--out", default="out/bench_scattering_kernel.json")
     args = ap.parse_args()
@@ -90,7 +103,7 @@ def main() -> None:
     import torch
 
     from visionkit.bench.specs import load_data
-    from visionkit.classical.svm import LinearSVM, RBFNystroem, rbf_kernel_f32
+    from visionkit.classical.svm import LinearSVM, RBFNystroem, rbf_kernel_f32, rbf_ridge_coefs
 
     torch.set_num_threads(2)
     train = load_data("cifar10").train
@@ -102,11 +115,16 @@ def main() -> None:
     fit_i, val_i = np.sort(perm[: args.train]), np.sort(perm[len(perm) - args.val :])
     Xf, Xv = np.asarray(X_all[fit_i]), np.asarray(X_all[val_i])
     yf, yv = y_all[fit_i], y_all[val_i]
+    Xv2 = None
+    if args.mirrors:
+        feat = Path(args.features)
+        M_all = features(feat.with_name(feat.stem + "_mirror.npy"), np.ascontiguousarray(train.images[:, :, ::-1]))
+        Xf, yf = np.concatenate([Xf, np.asarray(M_all[fit_i])]), np.concatenate([yf, yf])
+        Xv2 = np.asarray(M_all[val_i])
     mu, sd = Xf.mean(0), Xf.std(0) + 1e-6
-    Xf -= mu
-    Xf /= sd
-    Xv -= mu
-    Xv /= sd
+    for A in (Xf, Xv) if Xv2 is None else (Xf, Xv, Xv2):
+        A -= mu
+        A /= sd
     rows = []
 
     def score(name: str, A: np.ndarray, B: np.ndarray, C: float, t0: float, **extra) -> None:
@@ -120,10 +138,12 @@ def main() -> None:
         score("linear", Xf, Xv, C, time.perf_counter())
     if args.pca:
         t0 = time.perf_counter()
-        total = float((Xf.astype(np.float64) ** 2).sum())
-        _, S, V = torch.svd_lowrank(torch.from_numpy(Xf), q=args.pca, niter=3)
+        sub = Xf[::4]  # the axes are fitted on every fourth fitting row
+        total = sum(float((np.asarray(B, dtype=np.float64) ** 2).sum()) for B in np.array_split(sub, 16))
+        _, S, V = torch.svd_lowrank(torch.from_numpy(np.ascontiguousarray(sub)), q=args.pca, niter=3)
         Vt = V.numpy()
         Xf, Xv = Xf @ Vt, Xv @ Vt
+        Xv2 = None if Xv2 is None else Xv2 @ Vt
         print(f"PCA {args.pca}: {float((S.double() ** 2).sum()) / total:.3f} of the variance kept, "
               f"in {time.perf_counter() - t0:.0f} s", flush=True)
     a, b = Xf[:1000], Xf[1000:2000]  # the mean squared distance between fitting rows
@@ -161,6 +181,26 @@ def main() -> None:
                 print(f"\nridge    gamma={g}/d2 landmarks={m} alpha={lam:<8g} {100 * acc:6.2f} %  "
                       f"{rows[-1]['seconds']:.0f} s", flush=True)
             del A, B, G
+    if args.krr_landmarks:
+        g = float(args.gammas.split(",")[0])
+        lams = [float(v) for v in args.krr_lams.split(",")]
+        for m in map(int, args.krr_landmarks.split(",")):
+            t0 = time.perf_counter()
+            lm = Xf[np.sort(np.random.default_rng(0).choice(len(Xf), m, replace=False))]
+            coefs = rbf_ridge_coefs(Xf, Y.numpy().astype(np.float32), lm, g / d2, lams, progress=True)
+            Kv = rbf_kernel_f32(np.ascontiguousarray(Xv, dtype=np.float32), lm, g / d2)
+            Kv2 = None if Xv2 is None else rbf_kernel_f32(np.ascontiguousarray(Xv2, dtype=np.float32), lm, g / d2)
+            for lam, coef in zip(lams, coefs):
+                s1 = Kv @ coef
+                acc = float((s1.argmax(1) == yv).mean())
+                acc2 = None if Kv2 is None else float(((s1 + Kv2 @ coef).argmax(1) == yv).mean())
+                rows.append({"classifier": "rbf-ridge-blockwise", "alpha": lam, "gamma": f"{g}/d2", "landmarks": m,
+                             "fit_rows": len(Xf), "mirrors": bool(args.mirrors), "pca": args.pca, "val_accuracy": acc,
+                             "val_accuracy_2views": acc2, "seconds": time.perf_counter() - t0})
+                print(f"\nkrr      gamma={g}/d2 landmarks={m} rows={len(Xf)} alpha={lam:<8g} {100 * acc:6.2f} %"
+                      + ("" if acc2 is None else f"  (image + mirror {100 * acc2:6.2f} %)")
+                      + f"  {rows[-1]['seconds']:.0f} s", flush=True)
+            del Kv, Kv2, coefs
     for g in map(float, args.gammas.split(",") if args.Cs else []):
         t0 = time.perf_counter()
         nys = RBFNystroem(n_components=args.landmarks, gamma=g / d2, random_state=0, progress=True).fit(Xf)

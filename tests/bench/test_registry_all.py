@@ -15,6 +15,7 @@ METHODS = registry.list_methods()
 TINY = {"bovw-svm": {"n_words": 16}, "harris-bovw-svm": {"n_words": 8}, "kmeans-svm": {"n_words": 32},
         "fisher-svm": {"n_modes": 8, "pca_dim": 16}, "vlad-svm": {"n_modes": 8, "pca_dim": 16},
         "kmeans-scattering-svm": {"n_words": 16, "n_components": 8},
+        "scattering-rbf": {"n_axes": 8, "n_landmarks": 16},
         # pretrained networks at 64 px: the protocol, not the accuracy at the weights' own size
         "pretrained-features-svm": {"img_size": 64, "cache": False},
         "pretrained-finetune": {"img_size": 64, "epochs": 1, "min_steps": 2, "batch_size": 18}}

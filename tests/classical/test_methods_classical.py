@@ -7,7 +7,7 @@ import pytest
 from visionkit import registry
 from visionkit.classical import BagOfVisualWords, MirrorAugmented, make_kmeans_svm
 
-METHODS = ["pixels-svm", "hog-svm", "bovw-svm", "harris-bovw-svm", "kmeans-svm", "fisher-svm", "vlad-svm"]
+METHODS = ["pixels-svm", "hog-svm", "bovw-svm", "harris-bovw-svm", "kmeans-svm", "fisher-svm", "vlad-svm", "scattering-rbf"]
 
 #: settings small enough for a test (the defaults are for the benchmark's real data sets)
 TINY = {
@@ -18,6 +18,7 @@ TINY = {
     "kmeans-svm": {"n_words": 32, "size": (12, 12), "max_descriptors": 5000},
     "fisher-svm": {"n_modes": 8, "pca_dim": 16, "step": 4, "patch_sizes": (16,), "pyramid": (1, 2), "max_descriptors": 5000},
     "vlad-svm": {"n_modes": 8, "pca_dim": 16, "step": 4, "patch_sizes": (16,), "pyramid": (1, 2), "max_descriptors": 5000},
+    "scattering-rbf": {"size": (16, 16), "n_axes": 64, "n_landmarks": 200, "alpha": 0.1},
 }
 
 

@@ -4,7 +4,7 @@ scikit-learn conformance (``parametrize_with_checks``)
 ------------------------------------------------------
 Run in full, with no check expected to fail: ``LinearSVM``, ``Chi2SVC`` (tagged ``positive_only``:
 the chi-squared kernel needs histograms), ``PowerNormalizer``, ``ZCAWhitening``, ``RBFNystroem`` (with one component: the checks fit
-on as few as one row). scikit-learn itself
+on as few as one row), ``RBFRidgeClassifier``. scikit-learn itself
 skips 6 of them here for the environment, not for these estimators: 4 ``check_array_api_input``
 variants ("SCIPY_ARRAY_API is not set") and 2 pandas checks ("pandas is not installed").
 
@@ -35,13 +35,14 @@ from visionkit.classical import (
     FeatureStack,
     PowerNormalizer,
     RBFNystroem,
+    RBFRidgeClassifier,
     ReducedFeatures,
     ZCAWhitening,
 )
 
 
 @parametrize_with_checks([LinearSVM(max_iter=200), Chi2SVC(), PowerNormalizer(), ZCAWhitening(), ChunkedStandardScaler(chunk_size=7),
-                          RBFNystroem(n_components=1, random_state=0),
+                          RBFNystroem(n_components=1, random_state=0), RBFRidgeClassifier(n_components=20, random_state=0),
                           ChunkedAdditiveChi2Sampler(chunk_size=7)])
 def test_sklearn_conformance(estimator, check):
     check(estimator)

@@ -142,6 +142,97 @@ def test_rbf_nystroem_wrong_width_at_transform():
         m.transform(np.zeros((2, 4)))
 
 
+# --- RBFRidgeClassifier: Gaussian kernel ridge on a Nystroem subset of regressors ---------------------
+
+def test_rbf_ridge_with_every_row_a_landmark_is_sklearn_kernel_ridge():
+    from sklearn.kernel_ridge import KernelRidge
+
+    from visionkit.classical.svm import RBFRidgeClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6))
+    y = rng.integers(0, 3, 120)
+    Y = np.where(y[:, None] == np.arange(3), 1.0, -1.0)
+    for dtype in (np.float32, np.float64):
+        with pytest.warns(UserWarning, match="more than the 120 training rows"):
+            ours = RBFRidgeClassifier(alpha=0.5, n_components=500, gamma=0.05, jitter=1e-9,
+                                      random_state=0).fit(X.astype(dtype), y)
+        ref = KernelRidge(alpha=0.5, kernel="rbf", gamma=0.05).fit(X, Y)
+        T = rng.normal(size=(40, 6))
+        np.testing.assert_allclose(ours.decision_function(T.astype(dtype)), ref.predict(T), atol=2e-4)
+        np.testing.assert_array_equal(ours.predict(T.astype(dtype)), ref.predict(T).argmax(1))
+
+
+def test_rbf_ridge_coefs_many_alphas_in_one_pass_and_blocks_do_not_matter():
+    from visionkit.classical.svm import rbf_ridge_coefs
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    Y = np.sign(rng.normal(size=(300, 2))).astype(np.float32)
+    L = X[:50]
+    a = rbf_ridge_coefs(X, Y, L, 0.2, [0.1, 1.0], batch_size=7)
+    b = rbf_ridge_coefs(X, Y, L, 0.2, [1.0], batch_size=300)
+    np.testing.assert_allclose(a[1], b[0], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(a[0], a[1])
+    # the normal equations of the subset of regressors: (K_XL^T K_XL + alpha K_LL) c = K_XL^T Y
+    from sklearn.metrics.pairwise import rbf_kernel
+    K, Kll = rbf_kernel(X, L, gamma=0.2), rbf_kernel(L, L, gamma=0.2) + 1e-4 * np.eye(50)
+    lhs = (K.T @ K + 1.0 * Kll) @ b[0]
+    np.testing.assert_allclose(lhs, K.T @ Y, rtol=1e-3, atol=1e-3 * np.abs(K.T @ Y).max())
+
+
+def test_rbf_ridge_separates_rings_binary_and_seeds():
+    from visionkit.classical.svm import RBFRidgeClassifier
+
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, 400)
+    r = np.where(np.arange(400) < 200, 1.0, 3.0) + rng.normal(0, 0.1, 400)
+    X = np.c_[r * np.cos(t), r * np.sin(t)].astype(np.float32)
+    y = np.where(np.arange(400) >= 200, "outer", "inner")
+    clf = RBFRidgeClassifier(alpha=0.1, n_components=60, random_state=0).fit(X, y)
+    assert clf.decision_function(X).shape == (400,)  # one column for two classes, as RidgeClassifier
+    assert clf.score(X, y) > 0.98
+    assert clf.gamma_ == pytest.approx(1.0 / (2 * X.var(axis=0).sum()), rel=1e-5)  # "mean": 1 / mean squared distance
+    same = RBFRidgeClassifier(alpha=0.1, n_components=60, random_state=0).fit(X, y)
+    other = RBFRidgeClassifier(alpha=0.1, n_components=60, random_state=1).fit(X, y)
+    np.testing.assert_array_equal(clf.dual_coef_, same.dual_coef_)
+    assert not np.array_equal(clf.component_indices_, other.component_indices_)
+    scale = RBFRidgeClassifier(n_components=10, gamma="scale", random_state=0).fit(X, y)
+    assert scale.gamma_ == pytest.approx(1.0 / (2 * X.var()), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_components": 0}, "n_components"),
+        ({"alpha": 0.0}, "alpha"),
+        ({"gamma": "auto"}, "'mean' or 'scale'"),
+        ({"gamma": -1.0}, "gamma"),
+        ({"jitter": -1.0}, "jitter"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_rbf_ridge_bad_inputs(kwargs, match):
+    from visionkit._validate import VisionkitError
+    from visionkit.classical.svm import RBFRidgeClassifier
+
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    with pytest.raises(VisionkitError, match=match):
+        RBFRidgeClassifier(**{"n_components": 5, **kwargs}).fit(X, np.arange(10) % 2)
+    with pytest.raises(VisionkitError, match="1 class"):
+        RBFRidgeClassifier(n_components=5).fit(X, np.zeros(10))
+
+
+def test_rbf_ridge_jitter_too_small_for_duplicate_landmarks_says_so():
+    from visionkit._validate import VisionkitError
+    from visionkit.classical.svm import RBFRidgeClassifier
+
+    X = np.repeat(np.random.default_rng(0).normal(size=(5, 3)), 4, axis=0)  # every row four times
+    with pytest.raises(VisionkitError, match="not positive definite"):
+        RBFRidgeClassifier(n_components=20, jitter=1e-300, random_state=0).fit(X, np.arange(20) % 2)
+    RBFRidgeClassifier(n_components=20, random_state=0).fit(X, np.arange(20) % 2)  # the default jitter copes
+
+
 def test_chunked_chi2_map_is_scikit_learns_to_the_last_bit():
     from sklearn.kernel_approximation import AdditiveChi2Sampler
 

@@ -40,14 +40,14 @@ _LAZY_MODULES = {
     "bovw": ("BagOfVisualWords", "encode", "assign_words", "triangle_codes", "pyramid_cells", "pyramid_grid", "check_pyramid",
              "ENCODINGS", "DESCRIPTORS"),
     "svm": ("LinearSVM", "Chi2SVC", "PowerNormalizer", "ChunkedAdditiveChi2Sampler", "RBFNystroem", "rbf_kernel_f32",
-            "nystroem_normalization", "nystroem_map"),
+            "nystroem_normalization", "nystroem_map", "RBFRidgeClassifier", "rbf_ridge_coefs"),
     "preprocessing": ("as_image_list", "transform_in_chunks", "STREAM_CHUNK", "prepare_images", "ImagePreprocessor", "PixelFeatures", "ChunkedStandardScaler",
                       "mirror_images", "shift_images", "augmented_views", "MirrorAugmented"),
     "fisher": ("DiagonalGMM", "gmm_posteriors", "fisher_vector", "fisher_encode", "FisherVectors"),
     "scattering": ("gabor_2d", "morlet_2d", "scattering_filter_bank", "scattering_padding", "scattering_channels", "scattering_batch", "SCATTERING_BATCH_BYTES", "scattering_paths", "scattering2d", "Scattering2D", "ScatteringFeatures", "rgb_to_yuv"),
     "stacking": ("principal_axes", "column_moments", "block_factor", "ReducedFeatures", "FeatureStack"),
     "methods": ("MethodPipeline", "make_pixels_svm", "make_hog_svm", "make_bovw_svm", "make_harris_bovw_svm",
-                "make_kmeans_svm", "make_scattering_svm", "make_fisher_svm", "make_kmeans_scattering_svm"),
+                "make_kmeans_svm", "make_scattering_svm", "make_scattering_rbf", "make_fisher_svm", "make_kmeans_scattering_svm"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 

@@ -20,6 +20,8 @@ kmeans-svm        Coates et al. 2011: 6x6 normalised patches, ZCA, k-means, tria
 fisher-svm        Chatfield et al. 2011: dense SIFT (4 scales) -> PCA 80 + (x, y) -> 256-mode
                   diagonal GMM -> improved Fisher vectors on 1 + 2x2 + 3x1 cells -> linear SVM
 vlad-svm          the same descriptors -> 256 k-means words -> VLAD on the same cells -> linear SVM
+scattering-rbf    the same scattering coefficients, top 2,048 principal axes, mirrors -> Gaussian-
+                  kernel ridge classifier (least-squares SVM) on 16,384 landmarks
 kmeans-scattering-svm
                   kmeans-svm's features (square-rooted) beside the scattering transform's (YUV,
                   J=2, L=8, log, standardised, top 2,048 principal axes), trained with mirrors
@@ -367,6 +369,8 @@ def make_scattering_svm(
     ``benchmarks/bench_scattering_kernel.py``): the exact kernel reaches 72.3 % there (kernel ridge on
     all 20,000 rows), and the map needs most of the rows as landmarks to come near it (71.1 % with
     8,192). With fewer training rows than ``n_components``, every row is a landmark: the exact kernel.
+    :func:`make_scattering_rbf` (``scattering-rbf``) is the kernel machine that scales: 16,384
+    landmarks solved without storing the map, on the coefficients' top principal axes, with mirrors.
     """
     from .scattering import ScatteringFeatures
     from .svm import RBFNystroem
@@ -398,6 +402,74 @@ register(
     make_scattering_svm,
     family="classical",
     description="2-D scattering transform (Morlet wavelets, modulus, averaging; YUV, J=2, L=8, order 2), log, standardised, linear SVM",
+)
+
+
+def make_scattering_rbf(
+    *,
+    J: int = 2,
+    L: int = 8,
+    size: tuple[int, int] = (32, 32),
+    channels: str = "yuv",
+    eps: float = 1e-3,
+    n_axes: int = 2048,
+    fit_size: int = 20000,
+    alpha: float = 0.01,
+    n_landmarks: int = 16384,
+    gamma: float | str = "mean",
+    mirror: bool = True,
+    test_shifts: int = 0,
+    random_state: Any = 0,
+    progress: bool = False,
+) -> Pipeline | MirrorAugmented:
+    """The scattering transform -> a Gaussian-kernel machine (Oyallon & Mallat 2015's classifier).
+
+    :func:`make_scattering_svm`'s coefficients (YUV, ``J``, ``L``, order 2, ``log(eps + S)``),
+    standardised and projected on their top ``n_axes`` principal axes fitted on ``fit_size``
+    training images (:class:`~visionkit.classical.stacking.ReducedFeatures`: 2,048 of CIFAR-10's
+    15,552 keep 96 % of the variance, and the kernel machine scores as well on them), then a
+    Gaussian-kernel ridge classifier (the least-squares SVM) on ``n_landmarks`` training rows drawn
+    with ``random_state`` (:class:`~visionkit.classical.svm.RBFRidgeClassifier`, ``gamma="mean"``:
+    one over the mean squared distance between rows; memory about ``12 n_landmarks^2`` bytes, 3.2 GB
+    for 16,384). With ``mirror=True`` it trains on the images and their mirrors and averages both
+    views at test time (:class:`MirrorAugmented`; ``test_shifts`` adds shifted views).
+
+    ``n_landmarks`` and ``alpha`` were chosen on a split of CIFAR-10's training images (45,000 and
+    their mirrors to fit, 5,000 held out; ``benchmarks/bench_scattering_kernel.py --krr-landmarks``;
+    the figures are in the README). On CIFAR-10's test set it beats the linear
+    :func:`make_scattering_svm` by about 7 points (76 % against 69.5 %).
+
+    Examples
+    --------
+    >>> from visionkit import registry
+    >>> clf = registry.create("scattering-rbf")  # doctest: +SKIP
+    >>> clf.fit(train_images, train_labels).score(test_images, test_labels)  # doctest: +SKIP
+    """
+    from .scattering import ScatteringFeatures
+    from .stacking import ReducedFeatures
+    from .svm import RBFRidgeClassifier
+
+    pipe = MethodPipeline(
+        [
+            ("scattering", ReducedFeatures(
+                ScatteringFeatures(J=J, L=L, max_order=2, size=size, channels=channels, normalize="log", eps=eps,
+                                   progress=progress),
+                n_components=n_axes, fit_size=fit_size, random_state=random_state, progress=progress)),
+            ("krr", RBFRidgeClassifier(alpha=alpha, n_components=n_landmarks, gamma=gamma, random_state=random_state,
+                                       progress=progress)),
+        ]
+    )
+    return MirrorAugmented(pipe, test_shifts=test_shifts) if mirror else pipe
+
+
+__all__ += ["make_scattering_rbf"]
+
+register(
+    "scattering-rbf",
+    make_scattering_rbf,
+    family="classical",
+    description="YUV scattering (J=2, L=8, log), standardised, top 2,048 principal axes, mirrors, "
+                "Gaussian-kernel ridge classifier (least-squares SVM) on 16,384 landmarks",
 )
 
 

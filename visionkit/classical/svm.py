@@ -11,6 +11,10 @@
   (Williams & Seeger 2001), so that :class:`LinearSVM` on its output approximates a Gaussian-kernel
   SVM on tens of thousands of images (pure functions :func:`rbf_kernel_f32`,
   :func:`nystroem_normalization`, :func:`nystroem_map`).
+* :class:`RBFRidgeClassifier`: a Gaussian-kernel machine with the squared loss (kernel ridge on
+  one-vs-rest +-1 targets, the least-squares SVM) on a Nystroem subset of regressors, solved exactly
+  and in blocks of rows, so that tens of thousands of landmarks fit in a few GiB (pure function
+  :func:`rbf_ridge_coefs`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from threadpoolctl import threadpool_limits
 from .._validate import VisionkitError, check_positive
 
 __all__ = ["PowerNormalizer", "ChunkedAdditiveChi2Sampler", "LinearSVM", "Chi2SVC", "RBFNystroem", "rbf_kernel_f32",
-           "nystroem_normalization", "nystroem_map"]
+           "nystroem_normalization", "nystroem_map", "RBFRidgeClassifier", "rbf_ridge_coefs"]
 
 
 class PowerNormalizer(TransformerMixin, BaseEstimator):
@@ -468,3 +472,238 @@ class RBFNystroem(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         return tags
+
+
+def _rbf_torch(X: "torch.Tensor", L: "torch.Tensor", sq_L: "torch.Tensor", gamma: float) -> "torch.Tensor":
+    """``exp(-gamma ||x - l||^2)`` between the rows of ``X`` (b, d) and ``L`` (m, d), in ``X``'s dtype, in place."""
+    K = X @ L.T
+    K.mul_(-2).add_((X * X).sum(1)[:, None]).add_(sq_L[None]).clamp_(min=0).mul_(-gamma).exp_()
+    return K
+
+
+def rbf_ridge_coefs(X: np.ndarray, Y: np.ndarray, landmarks: np.ndarray, gamma: float, alphas: list[float], *,
+                    jitter: float = 1e-4, batch_size: int = 4096, progress: bool = False) -> list[np.ndarray]:
+    """Coefficients of the Gaussian-kernel ridge regression of ``Y`` on ``X`` over ``landmarks`` (subset of regressors).
+
+    With ``K_XL`` the Gaussian kernel between the rows and the ``m`` landmarks and ``C C^T = K_LL + jitter I``
+    (Cholesky), the rows' Nystroem features are ``Z = K_XL C^(-T)`` and the ridge solution on them is
+    ``(Z^T Z + alpha I)^(-1) Z^T Y``; the returned ``coef = C^(-T) (Z^T Z + alpha I)^(-1) Z^T Y`` gives
+    the predictions ``K_TL coef`` for new rows ``T`` directly. With every row a landmark this is the
+    exact kernel ridge ``(K + alpha I)^(-1) Y`` (up to ``jitter``). ``Z`` is never stored: the lower
+    triangle of ``Z^T Z`` (m x m, float64) and ``Z^T Y`` are summed over blocks of ``batch_size`` rows
+    (float32 products), and the Cholesky factorisations (float64, torch) overwrite their matrix, so
+    memory is about ``m^2 x 12`` bytes besides ``X`` (3.2 GB for 16,384 landmarks), against 10 GB for
+    the exact kernel of 50,000 rows in float32.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float32 or float64
+    Y : ndarray (n, k)
+        Targets (e.g. +-1 one-vs-rest).
+    landmarks : ndarray (m, d)
+    gamma : float
+    alphas : list of float
+        Ridge penalties; one coefficient matrix each, for the price of one pass over ``X``.
+    jitter : float
+        Added to the diagonal of ``K_LL`` (whose diagonal is 1) so that its Cholesky factor exists
+        when landmarks (nearly) coincide.
+    batch_size : int
+    progress : bool
+
+    Returns
+    -------
+    list of ndarray (m, k), float64, one per alpha
+    """
+    import torch
+
+    from .._progress import progress_bar
+
+    L = torch.from_numpy(np.ascontiguousarray(landmarks, dtype=np.float32))
+    sq_L = (L * L).sum(1)
+    m, k = len(L), Y.shape[1]
+    L64 = torch.from_numpy(np.asarray(landmarks, dtype=np.float64))
+    Kmm = _rbf_torch(L64, L64, (L64 * L64).sum(1), gamma)  # float64: float32 rounding breaks definiteness
+    del L64
+    Kmm.diagonal().add_(float(jitter))
+    try:
+        _cholesky_in_place(Kmm)
+    except RuntimeError as e:  # torch.linalg.LinAlgError subclasses RuntimeError
+        raise VisionkitError(f"jitter: the landmarks' kernel matrix plus jitter={jitter:g} I is not positive definite "
+                             f"in float64 ({e}); expected a larger jitter") from None
+    C = Kmm.float()
+    del Kmm
+    G = torch.zeros(m, m, dtype=torch.float64)  # only its lower triangle is summed and read
+    R = torch.zeros(m, k, dtype=torch.float64)
+    Yt = torch.from_numpy(np.ascontiguousarray(Y, dtype=np.float32))
+    step = 2048  # rows of G per product: a (step x m) temporary instead of an m x m one
+    for i in progress_bar(range(0, len(X), batch_size), desc="kernel ridge", unit="batch", force=progress):
+        Xb = torch.from_numpy(np.ascontiguousarray(X[i : i + batch_size], dtype=np.float32))
+        Zt = torch.linalg.solve_triangular(C, _rbf_torch(Xb, L, sq_L, gamma).T, upper=False)  # (m, b)
+        for r in range(0, m, step):
+            G[r : r + step, : r + step] += Zt[r : r + step] @ Zt[: r + step].T
+        R += (Zt @ Yt[i : i + batch_size]).double()
+        del Zt
+    del L
+    coefs = []
+    for j, alpha in enumerate(alphas):
+        H = G if j == len(alphas) - 1 else G.clone()  # each extra alpha holds a copy of G
+        H.diagonal().add_(float(alpha))
+        _cholesky_in_place(H)
+        coefs.append(torch.linalg.solve_triangular(H.mT, torch.linalg.solve_triangular(H, R, upper=False), upper=True))
+        del H
+    del G
+    C64 = C.double()
+    del C
+    return [torch.linalg.solve_triangular(C64.mT, s, upper=True).numpy() for s in coefs]
+
+
+def _cholesky_in_place(A: "torch.Tensor") -> "torch.Tensor":
+    """Overwrite the symmetric float64 ``A`` (only its lower triangle is read) with its lower Cholesky factor.
+
+    ``torch.linalg.cholesky(A, out=A)`` copies ``A`` into LAPACK's column-major order first (a second
+    ``m x m`` matrix: 2.1 GB at 16,384); the transposed view already is column-major, so this does not.
+    """
+    import torch
+
+    torch.linalg.cholesky(A.mT, upper=True, out=A.mT)
+    return A.tril_()
+
+
+class RBFRidgeClassifier(ClassifierMixin, BaseEstimator):
+    """Gaussian-kernel ridge classifier (least-squares SVM), on ``n_components`` landmarks, solved exactly.
+
+    Regresses the one-vs-rest targets (+1 for the class, -1 for the others; one column for two
+    classes, as ``sklearn.linear_model.RidgeClassifier``) on the Gaussian kernel
+    ``exp(-gamma ||x - y||^2)`` restricted to ``n_components`` training rows drawn with
+    ``random_state`` (the Nystroem subset of regressors, :func:`rbf_ridge_coefs`), and predicts the
+    class with the largest output. With every training row a landmark it is exact kernel ridge
+    regression (``sklearn.kernel_ridge.KernelRidge(kernel="rbf")`` on the same targets), the
+    square-loss version of a Gaussian SVM. Unlike :class:`RBFNystroem` followed by :class:`LinearSVM`,
+    the ``n x m`` map is never stored, so the landmarks can be many: on CIFAR-10's scattering
+    coefficients, the machine needs most training rows as landmarks to come near the exact kernel
+    (``benchmarks/bench_scattering_kernel.py``).
+
+    Parameters
+    ----------
+    alpha : float
+        Ridge penalty (``KernelRidge``'s ``alpha``).
+    n_components : int
+        Landmarks. Memory is about ``12 n_components^2`` bytes (3.2 GB for 16,384) besides the
+        features, and time grows as ``n_samples n_components^2``. With fewer training rows, every
+        row is a landmark and a ``UserWarning`` says so.
+    gamma : float, "mean" or "scale"
+        ``"mean"``: the inverse of the mean squared distance between training rows,
+        ``1 / (2 sum_j var(x_j))`` (``1 / 2d`` on standardised features); ``"scale"``: ``1 / (d X.var())``,
+        ``sklearn.svm.SVC``'s default.
+    jitter : float
+        Added to the diagonal of the landmarks' kernel before its Cholesky factorisation.
+    batch_size : int
+        Rows per block (the temporary is ``batch_size x n_components`` floats).
+    random_state : int, RandomState or None
+        The landmarks' draw (``sklearn.kernel_approximation.Nystroem``'s).
+    progress : bool
+
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+    landmarks_ : ndarray (m, n_features), float32
+    dual_coef_ : ndarray (m, 1) for two classes, else (m, n_classes)
+    gamma_ : float
+    component_indices_ : ndarray (m,)
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 2)).astype(np.float32)
+    >>> y = (np.hypot(X[:, 0], X[:, 1]) > 1.2).astype(int)  # a disc: no linear classifier separates it
+    >>> clf = RBFRidgeClassifier(alpha=0.1, n_components=100, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.95
+    True
+    """
+
+    def __init__(self, *, alpha: float = 0.01, n_components: int = 16384, gamma: float | str = "mean",
+                 jitter: float = 1e-4, batch_size: int = 4096, random_state: Any = None, progress: bool = False):
+        self.alpha = alpha
+        self.n_components = n_components
+        self.gamma = gamma
+        self.jitter = jitter
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.progress = progress
+
+    def _gamma(self, X: np.ndarray) -> float:
+        if isinstance(self.gamma, str):
+            if self.gamma not in ("mean", "scale"):
+                raise VisionkitError(f"gamma: expected a positive float, 'mean' or 'scale', got {self.gamma!r}")
+            var = np.zeros(X.shape[1])
+            mean = X.mean(axis=0, dtype=np.float64)
+            for i in range(0, len(X), 4096):  # column variances without a float64 copy of X
+                var += ((X[i : i + 4096] - mean) ** 2).sum(axis=0, dtype=np.float64)
+            var /= len(X)
+            if self.gamma == "mean":
+                total = 2.0 * float(var.sum())
+                return 1.0 / total if total > 0 else 1.0
+            v = float(var.mean() + ((mean - mean.mean()) ** 2).mean())  # X.var() over all entries
+            return 1.0 / (X.shape[1] * v) if v > 0 else 1.0
+        return float(check_positive(self.gamma, "gamma"))
+
+    def fit(self, X, y):
+        from .._progress import stage
+
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], order="C")
+        check_classification_targets(y)
+        alpha = check_positive(self.alpha, "alpha")
+        m = check_positive(self.n_components, "n_components", integer=True)
+        check_positive(self.batch_size, "batch_size", integer=True)
+        jitter = check_positive(self.jitter, "jitter")
+        self.classes_, yi = np.unique(y, return_inverse=True)
+        k = len(self.classes_)
+        if k < 2:
+            raise VisionkitError(f"y: expected at least 2 classes, got 1 class ({self.classes_.tolist()})")
+        n = len(X)
+        if m > n:
+            warnings.warn(f"n_components={m} is more than the {n} training rows: all {n} are landmarks "
+                          f"(exact kernel ridge)", UserWarning, stacklevel=2)
+            m = n
+        cols = 1 if k == 2 else k
+        Y = -np.ones((n, cols), dtype=np.float32)
+        if k == 2:
+            Y[yi == 1, 0] = 1
+        else:
+            Y[np.arange(n), yi] = 1
+        self.gamma_ = self._gamma(X)
+        inds = check_random_state(self.random_state).permutation(n)[:m]
+        self.component_indices_ = inds
+        self.landmarks_ = np.array(X[inds], dtype=np.float32)
+        with stage(f"Gaussian kernel ridge fit ({n:,} rows, {m:,} landmarks)"):
+            self.dual_coef_ = rbf_ridge_coefs(X, Y, self.landmarks_, self.gamma_, [alpha], jitter=jitter,
+                                              batch_size=int(self.batch_size), progress=bool(self.progress))[0]
+        return self
+
+    def decision_function(self, X):
+        """The ``n_classes`` ridge outputs (one column, raveled, for two classes), float64.
+
+        Computed in the dtype of ``X`` (the fit computes in float32 whatever the input's dtype).
+        """
+        import torch
+
+        check_is_fitted(self, "dual_coef_")
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        # in X's dtype: float64 rows get float64 kernels (a row's output then does not depend on the batch)
+        L = torch.from_numpy(self.landmarks_.astype(X.dtype))
+        sq_L = (L * L).sum(1)
+        coef = torch.from_numpy(self.dual_coef_.astype(X.dtype))
+        step = int(check_positive(self.batch_size, "batch_size", integer=True))
+        out = np.empty((len(X), coef.shape[1]), dtype=np.float64)
+        for i in range(0, len(X), step):
+            Xb = torch.from_numpy(np.ascontiguousarray(X[i : i + step]))
+            out[i : i + step] = (_rbf_torch(Xb, L, sq_L, self.gamma_) @ coef).numpy()
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def predict(self, X):
+        s = self.decision_function(X)
+        if s.ndim == 1:
+            return self.classes_[(s > 0).astype(int)]
+        return self.classes_[s.argmax(axis=1)]
