@@ -430,7 +430,7 @@ def make_scattering_rbf(
     15,552 keep 96 % of the variance, and the kernel machine scores as well on them), then a
     Gaussian-kernel ridge classifier (the least-squares SVM) on ``n_landmarks`` training rows drawn
     with ``random_state`` (:class:`~visionkit.classical.svm.RBFRidgeClassifier`, ``gamma="mean"``:
-    one over the mean squared distance between rows; memory about ``12 n_landmarks^2`` bytes, 3.2 GB
+    one over the mean squared distance between rows; memory about ``16 n_landmarks^2`` bytes, 4.3 GB
     for 16,384). With ``mirror=True`` it trains on the images and their mirrors and averages both
     views at test time (:class:`MirrorAugmented`; ``test_shifts`` adds shifted views).
 

@@ -492,8 +492,9 @@ def rbf_ridge_coefs(X: np.ndarray, Y: np.ndarray, landmarks: np.ndarray, gamma: 
     exact kernel ridge ``(K + alpha I)^(-1) Y`` (up to ``jitter``). ``Z`` is never stored: the lower
     triangle of ``Z^T Z`` (m x m, float64) and ``Z^T Y`` are summed over blocks of ``batch_size`` rows
     (float32 products), and the Cholesky factorisations (float64, torch) overwrite their matrix, so
-    memory is about ``m^2 x 12`` bytes besides ``X`` (3.2 GB for 16,384 landmarks), against 10 GB for
-    the exact kernel of 50,000 rows in float32.
+    the peak is about ``16 m^2`` bytes besides ``X`` whatever the number of rows (``Z^T Z``, the
+    float32 factor and the block temporaries: 4.3 GB for 16,384 landmarks), against 10 GB for the
+    exact kernel of 50,000 rows in float32.
 
     Parameters
     ----------
@@ -588,7 +589,7 @@ class RBFRidgeClassifier(ClassifierMixin, BaseEstimator):
     alpha : float
         Ridge penalty (``KernelRidge``'s ``alpha``).
     n_components : int
-        Landmarks. Memory is about ``12 n_components^2`` bytes (3.2 GB for 16,384) besides the
+        Landmarks. Memory peaks at about ``16 n_components^2`` bytes (4.3 GB for 16,384) besides the
         features, and time grows as ``n_samples n_components^2``. With fewer training rows, every
         row is a landmark and a ``UserWarning`` says so.
     gamma : float, "mean" or "scale"
