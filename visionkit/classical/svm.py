@@ -114,7 +114,35 @@ class ChunkedAdditiveChi2Sampler(AdditiveChi2Sampler):
         return out
 
 
-class LinearSVM(ClassifierMixin, BaseEstimator):
+def _one_vs_rest_targets(est: BaseEstimator, y: np.ndarray, dtype: Any) -> np.ndarray:
+    """Set ``est.classes_`` and return the one-vs-rest targets: +1 for the class, -1 for the others.
+
+    One column for two classes (the second class is +1, as scikit-learn's linear classifiers), else
+    one per class. Fewer than two classes is an error.
+    """
+    est.classes_, yi = np.unique(y, return_inverse=True)
+    k = len(est.classes_)
+    if k < 2:
+        raise VisionkitError(f"y: expected at least 2 classes, got 1 class ({est.classes_.tolist()})")
+    Y = -np.ones((len(yi), 1 if k == 2 else k), dtype=dtype)
+    if k == 2:
+        Y[yi == 1, 0] = 1
+    else:
+        Y[np.arange(len(yi)), yi] = 1
+    return Y
+
+
+class _OneVsRestPredict:
+    """``predict`` from a ``decision_function`` whose columns are :func:`_one_vs_rest_targets`'s."""
+
+    def predict(self, X):
+        s = self.decision_function(X)
+        if s.ndim == 1:
+            return self.classes_[(s > 0).astype(int)]
+        return self.classes_[s.argmax(axis=1)]
+
+
+class LinearSVM(_OneVsRestPredict, ClassifierMixin, BaseEstimator):
     """One-vs-rest linear SVM with the squared hinge loss (L2-SVM), solved in the primal by L-BFGS.
 
     Minimises, for each class ``k`` with ``y_ik = +1`` for its samples and ``-1`` for the others,
@@ -194,17 +222,8 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         max_iter = check_positive(self.max_iter, "max_iter", integer=True)
         if self.solver not in ("auto", "primal", "kernel"):
             raise VisionkitError(f"solver: expected 'auto', 'primal' or 'kernel', got {self.solver!r}")
-        self.classes_, yi = np.unique(y, return_inverse=True)
-        k = len(self.classes_)
-        if k < 2:
-            raise VisionkitError(f"y: expected at least 2 classes, got 1 class ({self.classes_.tolist()})")
+        Y = _one_vs_rest_targets(self, y, X.dtype)
         n, d = X.shape
-        cols = 1 if k == 2 else k
-        Y = -np.ones((n, cols), dtype=X.dtype)
-        if k == 2:
-            Y[yi == 1, 0] = 1
-        else:
-            Y[np.arange(n), yi] = 1
         solver = self.solver if self.solver != "auto" else ("kernel" if d > 2 * n else "primal")
         self.solver_ = solver
         if solver == "kernel":
@@ -257,12 +276,6 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
         s = X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
         return s.ravel() if s.shape[1] == 1 else s
-
-    def predict(self, X):
-        s = self.decision_function(X)
-        if s.ndim == 1:
-            return self.classes_[(s > 0).astype(int)]
-        return self.classes_[s.argmax(axis=1)]
 
 
 class Chi2SVC(ClassifierMixin, BaseEstimator):
@@ -570,7 +583,7 @@ def _cholesky_in_place(A: "torch.Tensor") -> "torch.Tensor":
     return A.tril_()
 
 
-class RBFRidgeClassifier(ClassifierMixin, BaseEstimator):
+class RBFRidgeClassifier(_OneVsRestPredict, ClassifierMixin, BaseEstimator):
     """Gaussian-kernel ridge classifier (least-squares SVM), on ``n_components`` landmarks, solved exactly.
 
     Regresses the one-vs-rest targets (+1 for the class, -1 for the others; one column for two
@@ -638,11 +651,9 @@ class RBFRidgeClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(self.gamma, str):
             if self.gamma not in ("mean", "scale"):
                 raise VisionkitError(f"gamma: expected a positive float, 'mean' or 'scale', got {self.gamma!r}")
-            var = np.zeros(X.shape[1])
-            mean = X.mean(axis=0, dtype=np.float64)
-            for i in range(0, len(X), 4096):  # column variances without a float64 copy of X
-                var += ((X[i : i + 4096] - mean) ** 2).sum(axis=0, dtype=np.float64)
-            var /= len(X)
+            from .stacking import column_moments
+
+            mean, var = column_moments(X)  # without a float64 copy of X
             if self.gamma == "mean":
                 total = 2.0 * float(var.sum())
                 return 1.0 / total if total > 0 else 1.0
@@ -659,21 +670,12 @@ class RBFRidgeClassifier(ClassifierMixin, BaseEstimator):
         m = check_positive(self.n_components, "n_components", integer=True)
         check_positive(self.batch_size, "batch_size", integer=True)
         jitter = check_positive(self.jitter, "jitter")
-        self.classes_, yi = np.unique(y, return_inverse=True)
-        k = len(self.classes_)
-        if k < 2:
-            raise VisionkitError(f"y: expected at least 2 classes, got 1 class ({self.classes_.tolist()})")
+        Y = _one_vs_rest_targets(self, y, np.float32)
         n = len(X)
         if m > n:
             warnings.warn(f"n_components={m} is more than the {n} training rows: all {n} are landmarks "
                           f"(exact kernel ridge)", UserWarning, stacklevel=2)
             m = n
-        cols = 1 if k == 2 else k
-        Y = -np.ones((n, cols), dtype=np.float32)
-        if k == 2:
-            Y[yi == 1, 0] = 1
-        else:
-            Y[np.arange(n), yi] = 1
         self.gamma_ = self._gamma(X)
         inds = check_random_state(self.random_state).permutation(n)[:m]
         self.component_indices_ = inds
@@ -702,9 +704,3 @@ class RBFRidgeClassifier(ClassifierMixin, BaseEstimator):
             Xb = torch.from_numpy(np.ascontiguousarray(X[i : i + step]))
             out[i : i + step] = (_rbf_torch(Xb, L, sq_L, self.gamma_) @ coef).numpy()
         return out.ravel() if out.shape[1] == 1 else out
-
-    def predict(self, X):
-        s = self.decision_function(X)
-        if s.ndim == 1:
-            return self.classes_[(s > 0).astype(int)]
-        return self.classes_[s.argmax(axis=1)]
