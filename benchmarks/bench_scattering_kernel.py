@@ -3,7 +3,7 @@
     python benchmarks/bench_scattering_kernel.py [--train 20000] [--val 5000] [--split-seed 123]
         [--landmarks 4096] [--gammas 0.5,1,2,4] [--Cs 1] [--linear-Cs 0.0003,0.00012] [--pca 0]
         [--exact-lams ""] [--ridge-landmarks ""] [--ridge-lams 0.1] [--krr-landmarks ""] [--krr-lams 0.01,0.03]
-        [--mirrors]
+        [--mirrors] [--J 2]
         [--features out/bench_scattering_kernel/features.npy] [--out out/bench_scattering_kernel.json]
 
 Only CIFAR-10's *training* images are used (the test set stays untouched for the harness): ``--train``
@@ -11,7 +11,9 @@ of them to fit and ``--val`` others to score, drawn with ``--split-seed``. Every
 ``scattering-svm`` preset's transform (:class:`~visionkit.classical.scattering.ScatteringFeatures`:
 YUV, J=2, L=8, order 2, log; 15,552 values) once, kept in ``--features`` (a .npy memory map, reused by
 later runs), then the coefficients are standardised on the fitting part, and each classifier is fitted
-and scored:
+and scored. ``--J 2,3`` puts the coefficients of each scale side by side (``scattering-rbf``'s
+multiscale representation: 15,552 + 10,416 values), the ``J=3`` ones cached beside ``--features``
+with ``_J3`` in the name.
 
 * :class:`~visionkit.classical.svm.LinearSVM` with each of ``--linear-Cs`` (for ``--train`` images:
   the SVM's loss is summed over images, so scale ``C`` with their number);
@@ -59,11 +61,11 @@ from visionkit._progress import progress_bar  # noqa: E402
 from visionkit.bench.metrics import environment  # noqa: E402
 
 
-def features(path: Path, images: np.ndarray) -> np.ndarray:
-    """The preset's scattering coefficients of ``images``, computed once into ``path`` (float32 memmap)."""
+def features(path: Path, images: np.ndarray, J: int = 2) -> np.ndarray:
+    """The preset's scattering coefficients of ``images`` at scale ``J``, computed once into ``path`` (float32 memmap)."""
     from visionkit.classical.scattering import ScatteringFeatures
 
-    f = ScatteringFeatures().fit(images[:1])
+    f = ScatteringFeatures(J=J).fit(images[:1])
     if path.exists():
         X = np.load(path, mmap_mode="r")
         if X.shape == (len(images), f.n_features_out_):
@@ -96,32 +98,51 @@ def main() -> None:
     ap.add_argument("--krr-landmarks", default="", help="landmarks of the blockwise kernel ridge (empty: skip)")
     ap.add_argument("--krr-lams", default="0.01,0.03")
     ap.add_argument("--mirrors", action="store_true", help="fit on the images and their mirrors")
-    ap.add_argument("--features", default="out/bench_scattering_kernel/features.npy")
+    ap.add_argument("--J", default="2", help="scattering scales, e.g. 2,3: their coefficients side by side")
+    ap.add_argument("--features", default="out/bench_scattering_kernel/features.npy",
+                    help="cache of the J=2 coefficients; other J add _J<J> to the name")
     ap.add_argument("--out", default="out/bench_scattering_kernel.json")
     args = ap.parse_args()
 
     import torch
 
     from visionkit.bench.specs import load_data
+    from visionkit.classical.stacking import column_moments
     from visionkit.classical.svm import LinearSVM, RBFNystroem, rbf_kernel_f32, rbf_ridge_coefs
 
     torch.set_num_threads(2)
     train = load_data("cifar10").train
-    X_all = features(Path(args.features), train.images)
+    scales = [int(j) for j in args.J.split(",")]
+    feat = Path(args.features)
+
+    def cached(images: np.ndarray, suffix: str = "") -> list[np.ndarray]:
+        return [features(feat.with_name(feat.stem + ("" if J == 2 else f"_J{J}") + suffix + ".npy"), images, J)
+                for J in scales]
+
+    X_parts = cached(train.images)
     y_all = train.labels
     perm = np.random.default_rng(args.split_seed).permutation(len(y_all))
     if args.train + args.val > len(y_all):
         raise SystemExit(f"--train + --val: expected at most {len(y_all)}, got {args.train + args.val}")
     fit_i, val_i = np.sort(perm[: args.train]), np.sort(perm[len(perm) - args.val :])
-    Xf, Xv = np.asarray(X_all[fit_i]), np.asarray(X_all[val_i])
-    yf, yv = y_all[fit_i], y_all[val_i]
-    Xv2 = None
-    if args.mirrors:
-        feat = Path(args.features)
-        M_all = features(feat.with_name(feat.stem + "_mirror.npy"), np.ascontiguousarray(train.images[:, :, ::-1]))
-        Xf, yf = np.concatenate([Xf, np.asarray(M_all[fit_i])]), np.concatenate([yf, yf])
-        Xv2 = np.asarray(M_all[val_i])
-    mu, sd = Xf.mean(0), Xf.std(0) + 1e-6
+    M_parts = cached(np.ascontiguousarray(train.images[:, :, ::-1]), "_mirror") if args.mirrors else []
+
+    def gather(sources: list[list[np.ndarray]], idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of each source (its scales side by side), the sources stacked, in one allocation."""
+        widths = [P.shape[1] for P in sources[0]]
+        out = np.empty((len(sources) * len(idx), sum(widths)), dtype=np.float32)
+        for s, parts in enumerate(sources):
+            for i in range(0, len(idx), 5000):
+                rows = idx[i : i + 5000]
+                out[s * len(idx) + i : s * len(idx) + i + len(rows)] = np.concatenate([P[rows] for P in parts], 1)
+        return out
+
+    Xf = gather([X_parts, M_parts] if args.mirrors else [X_parts], fit_i)
+    Xv = gather([X_parts], val_i)
+    yf, yv = (np.concatenate([y_all[fit_i]] * 2) if args.mirrors else y_all[fit_i]), y_all[val_i]
+    Xv2 = gather([M_parts], val_i) if args.mirrors else None
+    mu, var = column_moments(Xf)  # chunked: Xf.std(0) would copy the whole matrix
+    mu, sd = mu.astype(np.float32), (np.sqrt(var) + 1e-6).astype(np.float32)
     for A in (Xf, Xv) if Xv2 is None else (Xf, Xv, Xv2):
         A -= mu
         A /= sd

@@ -322,10 +322,31 @@ def test_features_take_lists_of_any_size_and_channels():
     assert X.shape == (3, f.n_features_out_) and np.isfinite(X).all()
 
 
+def test_several_scales_concatenate_each_scales_coefficients():
+    rng = np.random.default_rng(3)
+    imgs = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    one = {J: ScatteringFeatures(J=J, L=4, batch_size=2).fit(imgs) for J in (2, 3)}
+    both = ScatteringFeatures(J=(3, 2), L=4, batch_size=2).fit(imgs)
+    assert both.n_features_out_ == one[2].n_features_out_ + one[3].n_features_out_ == 3 * (
+        scattering_channels(3, 4) * 4 * 4 + scattering_channels(2, 4) * 8 * 8)
+    np.testing.assert_array_equal(both.transform(imgs), np.concatenate([one[3].transform(imgs), one[2].transform(imgs)], 1))
+    assert ScatteringFeatures(J=[2]).fit(imgs).transform(imgs).shape == one[2].transform(imgs).shape[:1] + (3 * 81 * 64,)
+
+
+def test_parameters_changed_after_fit_are_refused():
+    imgs = np.zeros((2, 16, 16, 3), np.uint8)
+    f = ScatteringFeatures(J=1, L=4, size=(16, 16)).fit(imgs)
+    f.set_params(J=(1, 2))
+    with pytest.raises(VisionkitError, match="changed since fit"):
+        f.transform(imgs)
+
+
 @pytest.mark.parametrize(
     "kw, match",
     [({"channels": "hsv"}, "channels"), ({"normalize": "l2"}, "normalize"), ({"dtype": "float16"}, "dtype"),
-     ({"size": (3, 16)}, "size"), ({"size": 16}, "size"), ({"batch_size": 0}, "batch_size"), ({"eps": 0}, "eps")],
+     ({"size": (3, 16)}, "size"), ({"size": 16}, "size"), ({"batch_size": 0}, "batch_size"), ({"eps": 0}, "eps"),
+     ({"J": ()}, "non-empty tuple"), ({"J": (2, 2)}, "distinct"), ({"J": (2, "3")}, "integer"), ({"J": (1, 5)}, "2\\^J = 32"),
+     ({"J": 2.0}, "integer")],
 )
 def test_features_bad_parameters(kw, match):
     with pytest.raises(VisionkitError, match=match):

@@ -257,21 +257,20 @@ def _filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, k: int) -> torch.
     spectrum (kymatio's ``subsample_fourier``). The product is accumulated block by block, so the
     full-size product (``L x L`` times the batch for order 2) is never held, and no strided
     reduction over complex numbers runs (a reshape + ``mean`` was half the transform's time).
+    The filters' spectra are real and multiply the complex spectrum directly: the same numbers as
+    a product of its ``(re, im)`` view with the filter, at twice the speed (measured on 2 cores:
+    the view's trailing axis of 2 broadcast against a stride-0 filter axis is a slow path).
     """
-    # the filters' spectra are real: multiply the (re, im) pairs by them (a real product, a third
-    # of a complex one's work, and no complex copy of the filter)
-    ur = torch.view_as_real(u_hat)
-    f = filt[..., None]
     M, N = u_hat.shape[-2:]
     if k == 1:
-        return torch.view_as_complex(ur * f)
+        return u_hat * filt
     m, n = M // k, N // k
     acc = None
     for p in range(k):
         for q in range(k):
-            term = ur[..., p * m : (p + 1) * m, q * n : (q + 1) * n, :] * f[..., p * m : (p + 1) * m, q * n : (q + 1) * n, :]
+            term = u_hat[..., p * m : (p + 1) * m, q * n : (q + 1) * n] * filt[..., p * m : (p + 1) * m, q * n : (q + 1) * n]
             acc = term if acc is None else acc.add_(term)
-    return torch.view_as_complex(acc.div_(k * k))
+    return acc.div_(k * k)
 
 
 def _filters_torch(Mp: int, Np: int, J: int, L: int, dtype: torch.dtype, device: torch.device) -> dict:
@@ -446,7 +445,12 @@ class ScatteringFeatures(_ImageInput, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    J, L, max_order : int
+    J : int or tuple of int
+        As :func:`scattering2d`. A tuple of distinct scales, e.g. ``(2, 3)``, concatenates the
+        flattened coefficients of each ``J`` in its order (a multiscale representation: ``J = 2``
+        keeps an ``8 x 8`` grid of a CIFAR-10 image, ``J = 3`` adds the wavelets of the next octave
+        averaged over ``4 x 4`` cells); each is computed as with that ``J`` alone.
+    L, max_order : int
         As :func:`scattering2d`.
     size : (H, W)
         Every image is resized to this (area when shrinking, bilinear when enlarging).
@@ -458,9 +462,12 @@ class ScatteringFeatures(_ImageInput, TransformerMixin, BaseEstimator):
         ``"yuv"`` may be negative (U, V), so ``|S|`` carries its sign back for it.
     eps : float
         The ``eps`` of ``"log"`` (images on [0, 1]).
-    batch_size : int
+    batch_size : int or None
         Images per batch at most: cut further so that a batch's intermediate maps stay under
         :data:`SCATTERING_BATCH_BYTES` (1 GiB; :func:`scattering_batch`), the same coefficients either way.
+        ``None``: 8 on the CPU, where small batches keep the maps in the caches (32 x 32 images, 2 cores:
+        633 images/s for ``J=2`` and 254 for ``J=3`` in batches of 8, 273 and 119 in batches of 256),
+        and 256 on a GPU.
     device : str
         ``"cpu"`` or a CUDA device.
     dtype : {"float32", "float64"}
@@ -475,14 +482,14 @@ class ScatteringFeatures(_ImageInput, TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        J: int = 2,
+        J: int | tuple[int, ...] = 2,
         L: int = 8,
         max_order: int = 2,
         size: tuple[int, int] = (32, 32),
         channels: Literal["gray", "rgb", "yuv"] = "yuv",
         normalize: Literal["none", "log", "sqrt"] = "log",
         eps: float = 1e-3,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         device: str = "cpu",
         dtype: str = "float32",
         progress: bool = False,
@@ -499,8 +506,22 @@ class ScatteringFeatures(_ImageInput, TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.progress = progress
 
-    def _check(self) -> tuple[int, int, int, tuple[int, int]]:
-        J, L, max_order = _check_params(self.J, self.L, self.max_order)
+    def _scales(self) -> tuple[int, ...]:
+        """``J`` as a tuple of scales (checked)."""
+        if isinstance(self.J, (tuple, list)):
+            if not self.J:
+                raise VisionkitError("J: expected an integer >= 1 or a non-empty tuple of them, got an empty "
+                                     f"{type(self.J).__name__}")
+            Js = tuple(_check_int(j, "J", low=1) for j in self.J)
+            if len(set(Js)) != len(Js):
+                raise VisionkitError(f"J: expected distinct scales, got {tuple(self.J)!r}")
+            return Js
+        return (_check_int(self.J, "J", low=1),)
+
+    def _check(self) -> tuple[tuple[int, ...], int, int, tuple[int, int]]:
+        Js = self._scales()
+        J = max(Js)
+        _, L, max_order = _check_params(J, self.L, self.max_order)
         if self.channels not in ("gray", "rgb", "yuv"):
             raise VisionkitError(f"channels: expected 'gray', 'rgb' or 'yuv', got {self.channels!r}")
         if self.normalize not in ("none", "log", "sqrt"):
@@ -508,23 +529,28 @@ class ScatteringFeatures(_ImageInput, TransformerMixin, BaseEstimator):
         if self.dtype not in ("float32", "float64"):
             raise VisionkitError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}")
         check_positive(self.eps, "eps")
-        check_positive(self.batch_size, "batch_size", integer=True)
+        if self.batch_size is not None:
+            check_positive(self.batch_size, "batch_size", integer=True)
         try:
             size = (int(self.size[0]), int(self.size[1]))
         except (TypeError, IndexError, ValueError):
             raise VisionkitError(f"size: expected (H, W), got {self.size!r}") from None
         if len(self.size) != 2 or min(size) < 2**J:
             raise VisionkitError(f"size: expected (H, W) with H, W >= 2^J = {2**J}, got {self.size!r}")
-        return J, L, max_order, size
+        return Js, L, max_order, size
 
     def fit(self, X: Any, y: Any = None) -> "ScatteringFeatures":
         from .preprocessing import as_image_list
 
-        J, L, max_order, size = self._check()
+        Js, L, max_order, size = self._check()
         as_image_list(X, name="X")
         n_ch = 1 if self.channels == "gray" else 3
-        self.n_features_out_ = n_ch * scattering_channels(J, L, max_order) * (size[0] // 2**J) * (size[1] // 2**J)
+        self.n_features_out_ = sum(self._widths(Js, L, max_order, size, n_ch))
         return self
+
+    @staticmethod
+    def _widths(Js: tuple[int, ...], L: int, max_order: int, size: tuple[int, int], n_ch: int) -> list[int]:
+        return [n_ch * scattering_channels(J, L, max_order) * (size[0] // 2**J) * (size[1] // 2**J) for J in Js]
 
     def _images(self, X: Any) -> np.ndarray:
         from .preprocessing import prepare_images
@@ -542,24 +568,37 @@ class ScatteringFeatures(_ImageInput, TransformerMixin, BaseEstimator):
         from .._progress import progress_bar
 
         check_is_fitted(self, "n_features_out_")
-        J, L, max_order, size = self._check()
+        Js, L, max_order, size = self._check()
+        n_ch = 1 if self.channels == "gray" else 3
+        widths = self._widths(Js, L, max_order, size, n_ch)
+        if sum(widths) != self.n_features_out_:
+            raise VisionkitError(f"J, L, max_order or size changed since fit: {sum(widths)} features, "
+                                 f"fitted for {self.n_features_out_}; fit again")
         x = self._images(X)
         dt = torch.float32 if self.dtype == "float32" else torch.float64
         device = torch.device(self.device)
-        module = Scattering2D(J=J, L=L, max_order=max_order)
         out = np.empty((len(x), self.n_features_out_), dtype=np.float32 if self.dtype == "float32" else np.float64)
-        bs = scattering_batch(int(self.batch_size), size=size, J=J, L=L, n_channels=1 if self.channels == "gray" else 3,
-                              itemsize=4 if self.dtype == "float32" else 8)
-        with torch.no_grad():
-            for i in progress_bar(range(0, len(x), bs), desc="scattering", unit="batch", force=self.progress):
-                s = module(torch.from_numpy(x[i : i + bs]).to(device=device, dtype=dt))
-                if self.normalize != "none":
-                    sign = torch.sign(s)
-                    sign[:, :, 1:] = 1  # orders 1 and 2 are averages of moduli (>= 0 up to rounding)
-                    a = s.abs()
-                    s = sign * (torch.log(a + self.eps) - math.log(self.eps) if self.normalize == "log" else a.sqrt())
-                out[i : i + bs] = s.reshape(len(s), -1).cpu().numpy()
+        start = 0
+        for J, width in zip(Js, widths):
+            module = Scattering2D(J=J, L=L, max_order=max_order)
+            bs = scattering_batch(self._batch_size(device), size=size, J=J, L=L, n_channels=n_ch,
+                                  itemsize=4 if self.dtype == "float32" else 8)
+            with torch.no_grad():
+                for i in progress_bar(range(0, len(x), bs), desc=f"scattering J={J}", unit="batch", force=self.progress):
+                    s = module(torch.from_numpy(x[i : i + bs]).to(device=device, dtype=dt))
+                    if self.normalize != "none":
+                        sign = torch.sign(s)
+                        sign[:, :, 1:] = 1  # orders 1 and 2 are averages of moduli (>= 0 up to rounding)
+                        a = s.abs()
+                        s = sign * (torch.log(a + self.eps) - math.log(self.eps) if self.normalize == "log" else a.sqrt())
+                    out[i : i + bs, start : start + width] = s.reshape(len(s), -1).cpu().numpy()
+            start += width
         return out
+
+    def _batch_size(self, device: torch.device) -> int:
+        if self.batch_size is not None:
+            return int(self.batch_size)
+        return 8 if device.type == "cpu" else 256
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()  # images in (_ImageInput)
