@@ -162,10 +162,11 @@ def main() -> None:
         sub = Xf[::4]  # the axes are fitted on every fourth fitting row
         total = sum(float((np.asarray(B, dtype=np.float64) ** 2).sum()) for B in np.array_split(sub, 16))
         _, S, V = torch.svd_lowrank(torch.from_numpy(np.ascontiguousarray(sub)), q=args.pca, niter=3)
-        Vt = V.numpy()
+        Vt, kept = V.numpy(), float((S.double() ** 2).sum()) / total
+        del sub, S, V  # sub is a view: it would keep the unreduced rows alive
         Xf, Xv = Xf @ Vt, Xv @ Vt
         Xv2 = None if Xv2 is None else Xv2 @ Vt
-        print(f"PCA {args.pca}: {float((S.double() ** 2).sum()) / total:.3f} of the variance kept, "
+        print(f"PCA {args.pca}: {kept:.3f} of the variance kept, "
               f"in {time.perf_counter() - t0:.0f} s", flush=True)
     a, b = Xf[:1000], Xf[1000:2000]  # the mean squared distance between fitting rows
     d2 = float((a**2).sum(1).mean() + (b**2).sum(1).mean() - 2 * (a @ b.T).mean())

@@ -181,6 +181,25 @@ def test_rbf_ridge_coefs_many_alphas_in_one_pass_and_blocks_do_not_matter():
     np.testing.assert_allclose(lhs, K.T @ Y, rtol=1e-3, atol=1e-3 * np.abs(K.T @ Y).max())
 
 
+def test_rbf_ridge_coefs_over_many_row_blocks_solves_the_normal_equations():
+    # more landmarks than one block of Z^T Z (1,024 rows), the last block partial; the factor goes
+    # through the temporary file and back
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    from visionkit.classical.svm import rbf_ridge_coefs
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(2600, 30)).astype(np.float32)  # 30-D: a well-conditioned kernel, so any error shows
+    Y = np.sign(rng.normal(size=(2600, 2))).astype(np.float32)
+    L = X[::2][:1100]  # 1,100 landmarks: blocks of 1,024 and 76 rows
+    (c,) = rbf_ridge_coefs(X, Y, L, 1 / 30, [1.0], batch_size=1000)
+    K = rbf_kernel(X.astype(np.float64), L.astype(np.float64), gamma=1 / 30)
+    Kll = rbf_kernel(L.astype(np.float64), L.astype(np.float64), gamma=1 / 30) + 1e-4 * np.eye(len(L))
+    lhs = (K.T @ K + 1.0 * Kll) @ c
+    # float32 kernels leave ~1e-5; scaling the second block of Z^T Z by 1.001 gives 1e-4
+    np.testing.assert_allclose(lhs, K.T @ Y, rtol=0, atol=5e-5 * np.abs(K.T @ Y).max())
+
+
 def test_rbf_ridge_separates_rings_binary_and_seeds():
     from visionkit.classical.svm import RBFRidgeClassifier
 
