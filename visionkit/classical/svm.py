@@ -588,7 +588,7 @@ def _landmark_factor(landmarks: np.ndarray, gamma: float, jitter: float, spill: 
                              f"in float64 ({e}); expected a larger jitter") from None
     spill.seek(0)
     for a in range(0, len(Kmm), 1024):
-        spill.write(Kmm[a : a + 1024].float().numpy().tobytes())
+        spill.write(Kmm[a : a + 1024].float().numpy())  # the array's buffer: no bytes copy
     spill.flush()
     m = len(Kmm)
     del Kmm
